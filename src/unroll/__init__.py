@@ -1,0 +1,9 @@
+"""unroll: recurrent neural networks trained by backpropagation through time."""
+from .cells import GATES, FullyRecurrentCell, LSTMCell
+from .compat import load_from_torch
+from .layers import LSTM, RNN, FullyRecurrent
+from .time import Trace, fused_unroll, reverse_padded, step_mask, truncated_bptt, unroll
+
+__version__ = "0.1.0"
+__all__ = ["GATES", "FullyRecurrent", "FullyRecurrentCell", "LSTM", "LSTMCell", "RNN", "Trace",
+           "fused_unroll", "load_from_torch", "reverse_padded", "step_mask", "truncated_bptt", "unroll"]

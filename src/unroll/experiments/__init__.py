@@ -1,0 +1,1 @@
+"""The seed's experiments, each a small module that builds, runs and measures one claim."""

@@ -1,0 +1,76 @@
+"""Parity with torch.nn.LSTM and torch.nn.RNN given copied weights, float32, within 1e-5."""
+import pytest
+import torch
+from torch import nn
+
+import unroll
+from unroll.compat import _reorder
+
+from helpers import loss_of
+
+TOL = 1e-5
+
+
+def _torch_grad(theirs, name, hidden, lstm):
+    """torch's gradient for one of our parameters (gates reordered, the two biases' grads are equal)."""
+    if name.startswith("bias"):
+        g = getattr(theirs, name.replace("bias", "bias_ih")).grad
+    else:
+        g = getattr(theirs, name).grad
+    return _reorder(g, hidden) if lstm else g
+
+
+@pytest.mark.parametrize("kind,torch_kind", [(unroll.LSTM, nn.LSTM), (unroll.RNN, nn.RNN)])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("backend", ["fused", "reference"])
+def test_parity_with_torch(kind, torch_kind, bidirectional, backend):
+    torch.manual_seed(0)
+    theirs = torch_kind(5, 8, 2, bidirectional=bidirectional, batch_first=True)
+    ours = kind(5, 8, 2, bidirectional=bidirectional, batch_first=True, backend=backend)
+    unroll.load_from_torch(ours, theirs)
+    lstm = kind is unroll.LSTM
+    D = 2 if bidirectional else 1
+    x = torch.randn(3, 12, 5)
+    h0 = torch.randn(2 * D, 3, 8)
+    state = (h0, torch.randn(2 * D, 3, 8)) if lstm else h0
+
+    x_ours, x_theirs = x.clone().requires_grad_(), x.clone().requires_grad_()
+    out_o, state_o = ours(x_ours, state)
+    out_t, state_t = theirs(x_theirs, state)
+    torch.testing.assert_close(out_o, out_t, atol=TOL, rtol=0)
+    for a, b in zip(state_o if lstm else (state_o,), state_t if lstm else (state_t,)):
+        torch.testing.assert_close(a, b, atol=TOL, rtol=0)
+
+    loss_of(out_o, state_o).backward()
+    loss_of(out_t, state_t).backward()
+    torch.testing.assert_close(x_ours.grad, x_theirs.grad, atol=TOL, rtol=0)
+    for index, cell in enumerate(ours.cells):
+        layer, direction = divmod(index, D)
+        suffix = f"_l{layer}" + ("_reverse" if direction else "")
+        for name in ("weight_ih", "weight_hh", "bias"):
+            expected = _torch_grad(theirs, name + suffix, 8, lstm)
+            torch.testing.assert_close(getattr(cell, name).grad, expected, atol=TOL, rtol=0,
+                                       msg=lambda m: f"{name}{suffix}: {m}")
+
+
+def test_lengths_match_packed_sequences():
+    torch.manual_seed(1)
+    theirs = nn.LSTM(4, 6, bidirectional=True)
+    ours = unroll.LSTM(4, 6, bidirectional=True)
+    unroll.load_from_torch(ours, theirs)
+    x = torch.randn(7, 3, 4)
+    lengths = torch.tensor([7, 2, 5])
+    packed = nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=False)
+    out_t, (h_t, c_t) = theirs(packed)
+    out_t, _ = nn.utils.rnn.pad_packed_sequence(out_t, total_length=7)
+    out_o, (h_o, c_o) = ours(x, lengths=lengths)
+    torch.testing.assert_close(out_o, out_t, atol=TOL, rtol=0)
+    torch.testing.assert_close(h_o, h_t, atol=TOL, rtol=0)
+    torch.testing.assert_close(c_o, c_t, atol=TOL, rtol=0)
+
+
+def test_load_from_torch_refuses_mismatch():
+    with pytest.raises(ValueError, match="hidden_size"):
+        unroll.load_from_torch(unroll.LSTM(4, 6), nn.LSTM(4, 7))
+    with pytest.raises(TypeError, match="nn.LSTM"):
+        unroll.load_from_torch(unroll.LSTM(4, 6), nn.RNN(4, 6))
