@@ -64,3 +64,4 @@ def test_trace_holds_every_step():
     assert len(trace.states) == 5 and trace.stacked("keep_gate").shape == (5, 2, 3)
     torch.testing.assert_close(trace.stacked("hidden"), ys)
     assert trace.hidden_states()[-1] is h
+    assert trace.states[-1][0] is h

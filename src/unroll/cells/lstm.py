@@ -48,6 +48,10 @@ class LSTMCell(nn.Module):
             self.register_buffer("initial_cell", zeros.clone())
         self.reset_parameters()
 
+    @property
+    def output_size(self) -> int:
+        return self.hidden_size
+
     def reset_parameters(self) -> None:
         """Uniform(-1/sqrt(H), 1/sqrt(H)) like torch.nn.LSTM; keep-gate bias set to ``keep_gate_bias``."""
         bound = 1 / math.sqrt(self.hidden_size)

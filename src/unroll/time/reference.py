@@ -12,8 +12,7 @@ import torch
 class Trace:
     """What happened at every step of an unrolling.
 
-    ``states[t]``: the state after step t, exactly the tensors the next step consumed (so
-    ``torch.autograd.grad(loss, trace.hidden_states())`` gives the total dL/dh_t);
+    ``states[t]``: the state after step t, as the next step consumes it (on padding: carried over);
     ``records[t]``: the cell's named activations at step t (gates, cell, hidden, ...).
     """
     states: list = field(default_factory=list)
@@ -24,8 +23,12 @@ class Trace:
         return torch.stack([r[name] for r in self.records])
 
     def hidden_states(self) -> list[torch.Tensor]:
-        """h_t for every step, as used by the recurrence; each (B, H)."""
-        return [s[0] if isinstance(s, tuple) else s for s in self.states]
+        """The cell's fresh h_t of every step, each (B, H): both the output at t and step t+1 read it,
+        so ``torch.autograd.grad(loss, trace.hidden_states())`` gives the total dL/dh_t (zero on
+        padding, where h_t is discarded)."""
+        if any("hidden" not in record for record in self.records):
+            raise ValueError("trace: expected every step's record to name its \"hidden\" activation")
+        return [record["hidden"] for record in self.records]
 
 
 def unroll(cell, x: torch.Tensor, state=None, mask: torch.Tensor | None = None):

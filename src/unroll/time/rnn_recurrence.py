@@ -17,13 +17,15 @@ def forward(xproj, h0, w_hh, activation, mask):
     Returns hs (T, B, N), the activities after each step.
     """
     hs = torch.empty_like(xproj)
+    runs = None if mask is None else mask.to(torch.bool)
     h = h0
     w_hh_t = w_hh.t()
     for t in range(xproj.shape[0]):
         h_new = activations.apply_per_unit(torch.addmm(xproj[t], h, w_hh_t), activation)
-        if mask is not None:
-            h_new = mask[t] * h_new + (1 - mask[t]) * h
-        hs[t] = h_new
+        if runs is None:
+            hs[t] = h_new
+        else:   # padding carries the state unchanged
+            torch.where(runs[t], h_new, h, out=hs[t])
         h = hs[t]
     return hs
 

@@ -1,0 +1,120 @@
+"""C++ time loops of the fused LSTM and fully recurrent paths (CPU, float32 and float64).
+
+The same functions as ``unroll.time.lstm_recurrence`` and ``unroll.time.rnn_recurrence``, compiled
+on first use with ``torch.utils.cpp_extension`` into a per-user cache directory
+(``$XDG_CACHE_HOME/unroll``, default ``~/.cache/unroll``) and called through ``torch.ops``.
+Callers check ``available()`` and pass CPU tensors of one floating dtype. ``UNROLL_NATIVE=0`` in
+the environment turns the extension off.
+"""
+import hashlib
+import os
+import shutil
+import sys
+import threading
+import warnings
+from pathlib import Path
+
+import torch
+
+_NAME = "unroll_native"
+_SOURCES = [Path(__file__).with_name("recurrence.cpp")]
+_CFLAGS = ["-O3", "-march=native", "-ffp-contract=fast", "-fno-math-errno", "-fopenmp-simd"]
+
+_lock = threading.Lock()
+_state: dict = {}  # "ok": bool once tried; "reason": why the build failed
+
+
+def _build_directory() -> Path:
+    """The cache directory for this source, compiler flags, CPU, torch and Python."""
+    key = hashlib.sha256()
+    for source in _SOURCES:
+        key.update(source.read_bytes())
+    key.update(" ".join(_CFLAGS).encode())
+    key.update(os.environ.get("CXX", "c++").encode())
+    key.update(f"{torch.__version__} {sys.version}".encode())
+    key.update(_cpu_flags().encode())  # -march=native code runs only on a CPU like this one
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "unroll" / f"native-{key.hexdigest()[:16]}"
+
+
+def _cpu_flags() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line for line in f if line.startswith(("flags", "Features"))), "")
+    except OSError:
+        import platform
+        return platform.processor()
+
+
+def _compile() -> Path:
+    from torch.utils import cpp_extension
+
+    if shutil.which("ninja") is None:
+        # the ninja wheel's binary sits next to this interpreter's scripts, maybe not on PATH
+        try:
+            import ninja
+            os.environ["PATH"] = ninja.BIN_DIR + os.pathsep + os.environ.get("PATH", "")
+        except ImportError:
+            pass
+    directory = _build_directory()
+    os.makedirs(directory, exist_ok=True)
+    cpp_extension.load(name=_NAME, sources=[str(s) for s in _SOURCES], extra_cflags=_CFLAGS,
+                       build_directory=str(directory), is_python_module=False, verbose=False)
+    return directory
+
+
+def _load() -> bool:
+    with _lock:
+        if "ok" not in _state:
+            try:
+                _compile()
+                _state["ok"] = True
+            except Exception as error:  # any failure means: use the torch loops
+                _state["ok"] = False
+                _state["reason"] = f"{type(error).__name__}: {error}"
+                warnings.warn(f"unroll.time.native: C++ extension unavailable, using the torch "
+                              f"loops ({_state['reason']})", RuntimeWarning, stacklevel=3)
+        return _state["ok"]
+
+
+def available() -> bool:
+    """True when the extension is compiled and loaded (compiling it on the first call)."""
+    if os.environ.get("UNROLL_NATIVE") == "0":
+        return False
+    return _state["ok"] if "ok" in _state else _load()
+
+
+def build() -> Path:
+    """Compile and load the extension now, print and return its directory; raises on failure."""
+    with _lock:
+        directory = _compile()
+        _state["ok"] = True
+    print(f"unroll native extension built in {directory}")
+    return directory
+
+
+def _clip(cell_clip):
+    return None if cell_clip is None else float(cell_clip)
+
+
+def lstm_forward(xproj, h0, c0, w_hh, peephole, mask, cell_clip):
+    """As ``lstm_recurrence.forward``: returns hs, cs (T, B, H) and gates (T, B, 4H)."""
+    return torch.ops.unroll_native.lstm_forward(xproj, h0, c0, w_hh, peephole, mask,
+                                                _clip(cell_clip))
+
+
+def lstm_backward(grad_hs, grad_cs, h0, c0, hs, cs, gates, w_hh, peephole, mask, cell_clip):
+    """As ``lstm_recurrence.backward``: returns d_preact (T, B, 4H), dL/dh0 and dL/dc0 (B, H)."""
+    return torch.ops.unroll_native.lstm_backward(grad_hs, grad_cs, h0, c0, hs, cs, gates, w_hh,
+                                                 peephole, mask, _clip(cell_clip))
+
+
+def rnn_forward(xproj, h0, w_hh, activation_codes, mask):
+    """As ``rnn_recurrence.forward`` with activation_codes (N,) int64, indices into
+    ``cells.activations.NAMES``: returns hs (T, B, N)."""
+    return torch.ops.unroll_native.rnn_forward(xproj, h0, w_hh, activation_codes, mask)
+
+
+def rnn_backward(grad_hs, h0, hs, w_hh, activation_codes, mask):
+    """As ``rnn_recurrence.backward``: returns d_preact (T, B, N) and dL/dh0 (B, N)."""
+    return torch.ops.unroll_native.rnn_backward(grad_hs, h0, hs, w_hh, activation_codes, mask)

@@ -1,0 +1,81 @@
+"""FitConfig: everything that decides a training run, JSON-serialisable so checkpoints carry it."""
+from dataclasses import asdict, dataclass, fields
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop")
+LR_SCHEDULES = ("constant", "cosine", "step")
+
+
+@dataclass
+class FitConfig:
+    """How ``fit`` trains.
+
+    steps: number of training batches; batch_size: sequences per batch (the global batch, split
+    across ranks when distributed). optimizer: one of OPTIMIZERS ("momentum" and "nesterov" are SGD
+    with classical / Nesterov momentum; with ``momentum_schedule`` the momentum follows Sutskever et
+    al. 2013, mu_t = min(1 - 2^(-1 - log2(floor(t/250) + 1)), momentum)). lr_schedule: "constant",
+    "cosine" (to 0 at the last step) or "step" (x ``lr_decay`` every ``lr_decay_every`` steps).
+    clip_norm / clip_value: gradient clipping by total norm (Pascanu et al. 2013) or per element.
+    tbptt: None for full BPTT, or [k1, k2] for truncated BPTT (k2 >= k1). eval_every: steps
+    between evaluations (metrics line, early-stop check); eval_size: held-out sequences per
+    evaluation. checkpoint_every: steps between checkpoints (0: only at the end); keep_last: how many.
+    stop_when_solved: end early once the task's success criterion holds on an evaluation.
+    """
+    steps: int = 1000
+    batch_size: int = 32
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    momentum_schedule: bool = False
+    weight_decay: float = 0.0
+    lr_schedule: str = "constant"
+    lr_decay: float = 0.5
+    lr_decay_every: int = 1000
+    clip_norm: float | None = None
+    clip_value: float | None = None
+    tbptt: list[int] | None = None
+    eval_every: int = 100
+    eval_size: int = 256
+    checkpoint_every: int = 0
+    keep_last: int = 3
+    stop_when_solved: bool = True
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("steps", "batch_size", "eval_every", "eval_size", "keep_last", "lr_decay_every"):
+            _positive_int(name, getattr(self, name))
+        if not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 0:
+            raise ValueError(f"checkpoint_every: expected an int >= 0, got {self.checkpoint_every!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule: expected one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr: expected a positive number, got {self.lr!r}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum: expected a number in [0, 1), got {self.momentum!r}")
+        for name in ("clip_norm", "clip_value"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name}: expected a positive number or None, got {value!r}")
+        if self.tbptt is not None:
+            if len(self.tbptt) != 2 or not all(isinstance(k, int) and k > 0 for k in self.tbptt) \
+                    or self.tbptt[1] < self.tbptt[0]:
+                raise ValueError(f"tbptt: expected [k1, k2] with 0 < k1 <= k2, got {self.tbptt!r}")
+            self.tbptt = list(self.tbptt)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "FitConfig":
+        """Build from a mapping (a config file's table); unknown keys are an error."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"config: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**values)
+
+
+def _positive_int(name: str, value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name}: expected a positive int, got {value!r}")

@@ -1,0 +1,206 @@
+"""fit(): the one training loop every experiment and application shares.
+
+Batches come from the task with a generator seeded by (seed, step), so a run is reproducible and a
+resumed run sees exactly the batches it would have seen. Checkpoints hold the model, optimiser,
+schedule, RNG and metrics; resuming continues bit for bit (CPU, one thread). Under torchrun each
+rank trains on its block of every global batch with DistributedDataParallel; only rank 0 writes.
+"""
+import hashlib
+import math
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from ..data.task import Task, shard
+from ..gradients import clip_grad_norm, clip_grad_value
+from ..optim import sutskever_momentum
+from ..time import truncated_bptt
+from . import distributed, state
+from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .config import FitConfig
+from .metrics import MetricsLog
+from .progress import RunProgress
+
+
+@dataclass
+class FitResult:
+    """How a run ended: steps done, the step whose evaluation met the task's criterion (or None),
+    every evaluation record, seconds of training in this call, and the last checkpoint written."""
+    steps: int
+    solved_at: int | None
+    history: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    checkpoint: Path | None = None
+
+
+def make_optimizer(parameters, config: FitConfig) -> torch.optim.Optimizer:
+    """The optimiser ``config.optimizer`` names, with its learning rate and weight decay."""
+    kw = {"lr": config.lr, "weight_decay": config.weight_decay}
+    if config.optimizer == "adam":
+        return torch.optim.Adam(parameters, **kw)
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(parameters, **kw)
+    momentum = 0.0 if config.optimizer == "sgd" else config.momentum
+    return torch.optim.SGD(parameters, momentum=momentum, nesterov=config.optimizer == "nesterov", **kw)
+
+
+def make_lr_schedule(optimizer, config: FitConfig):
+    """The learning-rate schedule ``config.lr_schedule`` names, stepped once per training batch."""
+    if config.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.steps)
+    if config.lr_schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, config.lr_decay_every, config.lr_decay)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+
+
+def batch_generator(seed: int, step) -> torch.Generator:
+    """The generator of batch ``step`` (or of the evaluation set, step="eval") of a run seeded ``seed``."""
+    digest = hashlib.blake2b(f"{seed}:{step}".encode(), digest_size=8).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest, "little") >> 1)
+
+
+def fit(model: torch.nn.Module, task: Task, config: FitConfig, *, out_dir=None, resume: bool = False,
+        quiet: bool = False, device="cpu") -> FitResult:
+    """Train ``model`` (forward(x, state=None) -> (y (T, B, O), state)) on ``task``.
+
+    out_dir: where checkpoints (``ckpt-*.safetensors`` + ``.json``) and ``metrics.jsonl`` go; None
+    keeps nothing. resume: continue from the newest checkpoint in out_dir (a fresh start if none).
+    Raises NonFiniteGradientError if a gradient turns NaN or inf (the update is not applied).
+    """
+    cluster = distributed.join(device)
+    if config.batch_size % cluster.world:
+        raise ValueError(f"batch_size: expected a multiple of the {cluster.world} ranks, got {config.batch_size}")
+    out = None if out_dir is None else Path(out_dir)
+    if out is not None and cluster.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+    model.to(cluster.device)
+    optimizer = make_optimizer(model.parameters(), config)
+    scheduler = make_lr_schedule(optimizer, config)
+    run = _start(model, optimizer, scheduler, config, out, resume, cluster)
+    trainer = DistributedDataParallel(model) if cluster.world > 1 else model
+    eval_x, eval_y = task.batch(config.eval_size, batch_generator(config.seed, "eval"))
+    eval_x, eval_y = eval_x.to(cluster.device), _to(eval_y, cluster.device)
+    main = cluster.is_main
+    logs = MetricsLog(out if main else None, run["history"])
+    progress = RunProgress(config.steps, run["step"], quiet or not main)
+    step, since, solved_at, checkpoint = run["step"], run["since"], run["solved_at"], None
+    t0, wall0, grad_norm, done_here = time.perf_counter(), run["wall_s"], math.nan, 0
+    try:
+        while step < config.steps and solved_at is None:
+            x, y = task.batch(config.batch_size, batch_generator(config.seed, step))
+            x = shard(x, cluster.rank, cluster.world, dim=1).to(cluster.device)
+            y = _to(shard(y, cluster.rank, cluster.world, dim=task.target_batch_dim), cluster.device)
+            if config.momentum_schedule:
+                for group in optimizer.param_groups:
+                    group["momentum"] = sutskever_momentum(step, config.momentum)
+            loss, grad_norm = _train_on(trainer, task, x, y, optimizer, config)
+            scheduler.step()
+            step, done_here = step + 1, done_here + 1
+            since.append(loss)
+            seconds = time.perf_counter() - t0
+            progress.step(step, f"loss {loss:.4g}  {config.batch_size * done_here / seconds:.0f} seq/s")
+            if step % config.eval_every == 0 or step == config.steps:
+                record = _evaluate(model, task, eval_x, eval_y, step, since, grad_norm,
+                                   config.batch_size * done_here / seconds, wall0 + seconds,
+                                   optimizer.param_groups[0]["lr"])
+                run["history"].append(record)
+                since = []
+                logs.write(record)
+                progress.report(_line(record))
+                if config.stop_when_solved and task.solved(record):
+                    solved_at = step
+            end = step == config.steps or solved_at is not None
+            if out is not None and main and (end or config.checkpoint_every and step % config.checkpoint_every == 0):
+                tensors, meta = state.capture(model, optimizer, scheduler)
+                meta.update(config=config.to_dict(), task=task.name, step=step, since=since,
+                            history=run["history"], solved_at=solved_at,
+                            wall_s=wall0 + time.perf_counter() - t0)
+                checkpoint = save_checkpoint(out, step, tensors, meta, keep_last=config.keep_last)
+    finally:
+        progress.close()
+        logs.close()
+    return FitResult(step, solved_at, run["history"], time.perf_counter() - t0, checkpoint)
+
+
+def _start(model, optimizer, scheduler, config, out, resume, cluster) -> dict:
+    """The run's starting point: fresh, or restored from out's newest checkpoint."""
+    fresh = {"step": 0, "history": [], "since": [], "solved_at": None, "wall_s": 0.0}
+    existing = out is not None and latest_checkpoint(out) is not None
+    if not resume:
+        if existing:
+            raise ValueError(f"out_dir: {out} already holds checkpoints; resume, or choose another directory")
+        torch.manual_seed(config.seed)   # dropout and any other draws inside the model
+        return fresh
+    if out is None:
+        raise ValueError("resume: needs out_dir, the directory of the run to continue")
+    payload = load_checkpoint(out) if cluster.is_main and existing else None
+    payload = cluster.broadcast(payload)
+    if payload is None:
+        torch.manual_seed(config.seed)
+        return fresh
+    tensors, meta = payload
+    _same_config(meta["config"], config, out)
+    state.restore(model, optimizer, scheduler, tensors, meta)
+    return {k: meta[k] for k in fresh}
+
+
+def _same_config(saved: dict, config: FitConfig, out: Path) -> None:
+    """A resumed run must train as the saved one did (it may run for more steps)."""
+    now = config.to_dict()
+    differ = sorted(k for k in now if k != "steps" and saved.get(k) != now[k])
+    if differ:
+        raise ValueError(f"resume: {out} was trained with other settings ({', '.join(differ)}); "
+                         f"resume with the same ones")
+
+
+def _train_on(trainer, task, x, y, optimizer, config) -> tuple[float, float]:
+    """One training batch: full or truncated BPTT, clipping, optimiser step(s). Returns (loss, grad norm)."""
+    norms = []
+
+    def update():
+        parameters = [(n, p) for n, p in trainer.named_parameters() if p.grad is not None]
+        norms.append(clip_grad_norm(parameters, config.clip_norm or math.inf))
+        if config.clip_value is not None:
+            clip_grad_value(parameters, config.clip_value)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    if config.tbptt is None:
+        output, _ = trainer(x)
+        loss = task.loss(output, y)
+        loss.backward()
+        update()
+        return loss.item(), norms[-1]
+    if task.target_batch_dim != 1:
+        raise ValueError(f"tbptt: task {task.name!r} has no per-step targets (time-major), so it "
+                         f"cannot be trained by truncated BPTT")
+    k1, k2 = config.tbptt
+    losses, _ = truncated_bptt(trainer, x, y, task.loss, k1, k2, update=update)
+    return statistics.fmean(losses), norms[-1]
+
+
+def _evaluate(model, task, x, y, step, since, grad_norm, speed, wall, lr) -> dict:
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        output, _ = model(x)
+        record = {"step": step, "train_loss": statistics.fmean(since) if since else math.nan,
+                  "eval_loss": task.loss(output, y).item(), **task.metrics(output, y),
+                  "grad_norm": grad_norm, "seq_per_s": speed, "wall_s": wall, "lr": lr}
+    model.train(was_training)
+    return record
+
+
+def _line(record: dict) -> str:
+    extras = "  ".join(f"{k} {v:.4g}" for k, v in record.items()
+                       if k not in ("step", "train_loss", "eval_loss", "grad_norm", "seq_per_s", "wall_s", "lr"))
+    return (f"step {record['step']:>6}  train {record['train_loss']:.4g}  eval {record['eval_loss']:.4g}  "
+            f"{extras}  |g| {record['grad_norm']:.3g}  {record['seq_per_s']:.0f} seq/s")
+
+
+def _to(target, device):
+    return target.to(device) if isinstance(target, torch.Tensor) else target

@@ -1,0 +1,36 @@
+"""SequenceModel: a recurrent layer from unroll and a linear readout at every step."""
+import torch
+from torch import nn
+
+from ..layers import LSTM, RNN
+
+KINDS = ("lstm", "rnn")
+
+
+class SequenceModel(nn.Module):
+    """``layer`` (an unroll LSTM, RNN or FullyRecurrent) followed by a linear readout per step.
+
+    forward(x (T, B, I), state=None) -> (y (T, B, output_size), final state).
+    """
+
+    def __init__(self, layer: nn.Module, output_size: int):
+        super().__init__()
+        self.layer = layer
+        self.readout = nn.Linear(layer.cells[-1].output_size * layer.num_directions, output_size,
+                                 dtype=layer.cells[0].weight_ih.dtype)
+
+    def forward(self, x: torch.Tensor, state=None):
+        h, state = self.layer(x, state)
+        return self.readout(h), state
+
+
+def build_model(kind: str, input_size: int, output_size: int, hidden_size: int = 32,
+                num_layers: int = 1, **options) -> SequenceModel:
+    """A SequenceModel over an LSTM ("lstm") or a tanh Elman RNN ("rnn"); options go to the layer."""
+    if kind == "lstm":
+        layer = LSTM(input_size, hidden_size, num_layers, **options)
+    elif kind == "rnn":
+        layer = RNN(input_size, hidden_size, num_layers, **options)
+    else:
+        raise ValueError(f"model: expected one of {', '.join(KINDS)}, got {kind!r}")
+    return SequenceModel(layer, output_size)

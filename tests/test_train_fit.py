@@ -1,0 +1,179 @@
+"""fit(): reproducible, resumable bit for bit after a real SIGKILL, data-parallel, and honest about NaNs."""
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from unroll.data import Task, make_task
+from unroll.gradients import NonFiniteGradientError
+from unroll.optim import sutskever_momentum
+from unroll.train import FitConfig, build_model, fit
+from unroll.train.checkpoint import latest_checkpoint
+
+SCRIPT = Path(__file__).parent / "scripts" / "fit_run.py"
+
+
+def _run_script(out, steps, *extra, env=None):
+    return subprocess.run([sys.executable, str(SCRIPT), str(out), str(steps), *extra],
+                          check=True, capture_output=True, text=True, env=env, timeout=300)
+
+
+def _weights(out):
+    return load_file(str(Path(out) / "final.safetensors"))
+
+
+def _latest_step(out):
+    path = latest_checkpoint(out) if Path(out).exists() else None
+    return -1 if path is None else int(path.stem.split("-")[1])
+
+
+def test_resume_after_sigkill_is_bit_exact(tmp_path):
+    steps = 300
+    _run_script(tmp_path / "whole", steps)
+    expected = _weights(tmp_path / "whole")
+
+    run = tmp_path / "killed"
+    rng = random.Random(7)
+    for attempt in range(2):   # killed twice, at random steps, then finished
+        target = _latest_step(run) + rng.randint(5, 60)
+        proc = subprocess.Popen([sys.executable, str(SCRIPT), str(run), str(steps)]
+                                + (["--resume"] if attempt else []),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while _latest_step(run) < target and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.002)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert 0 < _latest_step(run) < steps, "the kill should land mid-run"
+    _run_script(run, steps, "--resume")
+    got = _weights(run)
+    assert got.keys() == expected.keys()
+    for name in expected:
+        assert torch.equal(got[name], expected[name]), name
+    steps_logged = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps_logged == list(range(10, steps + 1, 10))   # no evaluation lost or repeated
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_match_one_on_the_global_batch(tmp_path):
+    _run_script(tmp_path / "one", 20, "--checkpoint-every", "0")
+    env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()), OMP_NUM_THREADS="1")
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                    "--master_addr=127.0.0.1", f"--master_port={env['MASTER_PORT']}",
+                    str(SCRIPT), str(tmp_path / "two"), "20", "--checkpoint-every", "10"],
+                   check=True, capture_output=True, text=True, env=env, timeout=300)
+    one, two = _weights(tmp_path / "one"), _weights(tmp_path / "two")
+    for name in one:
+        torch.testing.assert_close(two[name], one[name], atol=1e-5, rtol=1e-5)
+    assert not torch.equal(one["layer.cells.0.weight_hh"], build_model("lstm", 2, 1, 8).state_dict()["layer.cells.0.weight_hh"])
+
+
+def test_momentum_schedule_of_sutskever_et_al():
+    assert sutskever_momentum(0, 0.999) == 0.5
+    assert sutskever_momentum(249, 0.999) == 0.5
+    assert sutskever_momentum(250, 0.999) == 0.75
+    assert sutskever_momentum(500, 0.999) == pytest.approx(1 - 1 / 6)
+    assert sutskever_momentum(750, 0.999) == 0.875
+    assert sutskever_momentum(10 ** 6, 0.99) == 0.99
+
+
+def test_fit_learns_recall_and_stops_when_solved():
+    torch.manual_seed(0)
+    model = build_model("lstm", 2, 1, 16)
+    config = FitConfig(steps=600, batch_size=64, lr=1e-2, eval_every=25, eval_size=512)
+    result = fit(model, make_task("recall", length=20), config, quiet=True)
+    assert result.solved_at is not None and result.solved_at == result.steps < 600
+    assert result.history[-1]["accuracy"] >= 0.99
+    assert result.history[0]["eval_loss"] > 2 * result.history[-1]["eval_loss"]
+
+
+class DelayedEcho(Task):
+    """Per-step targets: y_t = x_{t-3} (zero before), for truncated BPTT."""
+    name, input_size, output_size, target_batch_dim = "echo", 1, 1, 1
+
+    def batch(self, size, generator):
+        x = torch.randn(40, size, 1, generator=generator)
+        y = torch.zeros_like(x)
+        y[3:] = x[:-3]
+        return x, y
+
+    def loss(self, output, target):
+        return nn.functional.mse_loss(output, target)
+
+    def metrics(self, output, target):
+        return {"mse": nn.functional.mse_loss(output, target).item()}
+
+
+@pytest.mark.parametrize("optimizer,schedule", [("adam", "cosine"), ("nesterov", "constant"),
+                                                ("rmsprop", "step"), ("momentum", "constant")])
+def test_truncated_bptt_and_optimisers_learn_the_echo(optimizer, schedule):
+    torch.manual_seed(0)
+    model = build_model("lstm", 1, 1, 16)
+    config = FitConfig(steps=150, batch_size=16, optimizer=optimizer, lr_schedule=schedule,
+                       lr=1e-2 if optimizer in ("adam", "rmsprop") else 0.1, momentum=0.9,
+                       momentum_schedule=optimizer == "momentum", tbptt=[10, 20], eval_every=50,
+                       lr_decay_every=50, clip_norm=5.0, stop_when_solved=False)
+    result = fit(model, DelayedEcho(), config, quiet=True)
+    assert result.history[-1]["mse"] < 0.5 * result.history[0]["mse"]
+
+
+def test_tbptt_needs_per_step_targets():
+    with pytest.raises(ValueError, match="tbptt: task 'recall' has no per-step targets"):
+        fit(build_model("lstm", 2, 1, 4), make_task("recall"), FitConfig(steps=2, tbptt=[5, 5]), quiet=True)
+
+
+class PoisonedRecall(type(make_task("recall"))):
+    """Recall whose targets turn NaN from the 6th batch drawn on (the evaluation set is the 1st)."""
+    drawn = 0
+
+    def batch(self, size, generator):
+        x, y = super().batch(size, generator)
+        self.drawn += 1
+        return x, y * float("nan") if self.drawn >= 6 else y
+
+
+def test_nan_gradient_is_reported_not_applied(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("rnn", 2, 1, 8)
+    config = FitConfig(steps=50, eval_every=1, eval_size=8, checkpoint_every=1)
+    with pytest.raises(NonFiniteGradientError, match="weight"):
+        fit(model, PoisonedRecall(), config, out_dir=tmp_path, quiet=True)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert latest_checkpoint(tmp_path).name == "ckpt-00000004.json"   # the work before it is kept
+
+
+def test_resume_refuses_other_settings_and_fresh_runs_refuse_old_checkpoints(tmp_path):
+    model = build_model("lstm", 2, 1, 4)
+    fit(model, make_task("recall"), FitConfig(steps=2, eval_every=1, eval_size=8), out_dir=tmp_path, quiet=True)
+    with pytest.raises(ValueError, match=r"trained with other settings \(lr\)"):
+        fit(model, make_task("recall"), FitConfig(steps=4, lr=0.5, eval_every=1, eval_size=8),
+            out_dir=tmp_path, resume=True, quiet=True)
+    with pytest.raises(ValueError, match="already holds checkpoints"):
+        fit(model, make_task("recall"), FitConfig(steps=2, eval_every=1, eval_size=8), out_dir=tmp_path, quiet=True)
+
+
+@pytest.mark.parametrize("values,pattern", [
+    ({"steps": 0}, "steps: expected a positive int"),
+    ({"optimizer": "lbfgs"}, "optimizer: expected one of"),
+    ({"tbptt": [5, 3]}, r"tbptt: expected \[k1, k2\]"),
+    ({"clip_norm": -1.0}, "clip_norm: expected a positive number"),
+    ({"colour": "red"}, "config: unknown option"),
+])
+def test_config_errors(values, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        FitConfig.from_dict(values)
