@@ -1,4 +1,4 @@
-# make demo / make test / make bench: each sets up .venv first (once; again only when pyproject.toml
+# make tour / make test / make demo / make bench: each sets up .venv first (once; again only when pyproject.toml
 # or the native kernels' sources change).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -10,9 +10,12 @@ INSTALLED := $(VENV)/.installed
 NATIVE := $(VENV)/.native-built
 NATIVE_SOURCES := $(wildcard src/unroll/time/native/*.cpp src/unroll/time/native/*.h src/unroll/time/native/*.py)
 
-.PHONY: setup demo test bench
+.PHONY: setup tour demo test bench
 
 setup: $(INSTALLED) $(NATIVE)
+
+tour: setup
+	$(VENV)/bin/unroll tour --out out/tour
 
 demo: setup
 	$(VENV)/bin/unroll demo
