@@ -11,6 +11,7 @@ import math
 import torch
 
 from ..cells import FullyRecurrentCell, LSTMCell
+from ..init import spectral_radius_
 from ..time import unroll
 
 WRITE_STEPS = 6
@@ -67,16 +68,53 @@ def lstm_carry(value: float = 4.2, span: int = 500, seed: int = 0) -> dict:
             "after_clear": trace.states[events["clear"]][1].item()}
 
 
-def rnn_carry(radius: float = 0.9, span: int = 500, units: int = 8, seed: int = 0) -> float:
-    """||d h_{t+span} / d h_t|| (spectral norm) for a tanh RNN whose recurrent matrix has spectral
-    radius ``radius``, driven by random inputs."""
+def carry_curve(cell, x: torch.Tensor, state, part: int | None = None) -> torch.Tensor:
+    """How far a perturbation of the state carries: ||d s_k / d s_0|| (spectral norm) for k = 1..T.
+
+    The cell runs over x (T, 1, I) from ``state`` s_0; s is the whole state, or component ``part`` of a
+    tuple state (e.g. 1: the LSTM's cell c, with h_0 held fixed). Forward-mode AD, one pass per unit.
+    """
+    def states_after(start):
+        begin = start if part is None else tuple(start if i == part else s for i, s in enumerate(state))
+        _, _, trace = unroll(cell, x, begin)
+        return torch.stack([s if part is None else s[part] for s in trace.states])
+
+    start = state if part is None else state[part]
+    jacobian = torch.func.jacfwd(states_after)(start)          # (T, 1, N, 1, N)
+    return torch.linalg.matrix_norm(jacobian[:, 0, :, 0, :], ord=2).detach()
+
+
+def lstm_carry_curve(value: float = 4.2, span: int = 500, seed: int = 0) -> torch.Tensor:
+    """d c_{written+k} / d c_written of the hand-set cell for k = 1..span+1 (the last is the read step)."""
+    cell = memory_cell(value)
+    x, events = memory_protocol(value, span, seed)
+    written, read = events["written"], events["read"]
+    _, state, _ = unroll(cell, x[:written + 1])
+    return carry_curve(cell, x[written + 1:read + 1], state, part=1)
+
+
+def tanh_rnn(radius: float = 0.9, units: int = 8, seed: int = 0) -> FullyRecurrentCell:
+    """A float64 tanh RNN cell (1 input) drawn from ``seed``: default input weights and biases, and a
+    Gaussian recurrent matrix scaled to spectral radius ``radius``."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        cell = FullyRecurrentCell(1, units, dtype=torch.float64)
+        with torch.no_grad():
+            cell.weight_hh.normal_()
+    spectral_radius_(cell.weight_hh, radius)
+    return cell
+
+
+def rnn_carry_curve(radius: float = 0.9, span: int = 500, units: int = 8, seed: int = 0) -> torch.Tensor:
+    """||d h_{t+k} / d h_t|| (spectral norm) for k = 1..span of a tanh RNN with spectral radius ``radius``
+    (``tanh_rnn``), driven by uniform(-1, 1) inputs; t is the first step."""
+    cell = tanh_rnn(radius, units, seed)
     g = torch.Generator().manual_seed(seed)
-    cell = FullyRecurrentCell(1, units, dtype=torch.float64)
-    with torch.no_grad():
-        w = torch.randn(units, units, generator=g, dtype=torch.float64)
-        cell.weight_hh.copy_(w * radius / torch.linalg.eigvals(w).abs().max())
     x = torch.rand(span + 1, 1, 1, generator=g, dtype=torch.float64) * 2 - 1
-    _, _, trace = unroll(cell, x)
-    h_first, h_last = trace.states[0], trace.states[-1]
-    rows = [torch.autograd.grad(h_last[0, k], h_first, retain_graph=True)[0][0] for k in range(units)]
-    return float(torch.linalg.matrix_norm(torch.stack(rows), ord=2))
+    _, state, _ = unroll(cell, x[:1])
+    return carry_curve(cell, x[1:], state)
+
+
+def rnn_carry(radius: float = 0.9, span: int = 500, units: int = 8, seed: int = 0) -> float:
+    """||d h_{t+span} / d h_t|| (spectral norm) of ``rnn_carry_curve``: the derivative over the whole span."""
+    return rnn_carry_curve(radius, span, units, seed)[-1].item()
