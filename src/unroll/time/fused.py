@@ -31,6 +31,22 @@ def _previous(first: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
     return torch.cat((first.unsqueeze(0), steps[:-1]))
 
 
+def _weight_grads(d2, x, h0, hs, need_ih: bool, need_hh: bool):
+    """dL/dW_ih and dL/dW_hh: every step's copy summed, as one product d^T [x_t, h_{t-1}] over all steps.
+
+    d2: (T*B, G) deltas at the pre-activations; x: (T, B, I); h0: (B, H); hs: (T, B, H).
+    """
+    if not (need_ih or need_hh):
+        return None, None
+    inputs = [_steps_matrix(x)] if need_ih else []
+    if need_hh:
+        inputs.append(_steps_matrix(_previous(h0, hs)))
+    grads = (d2.t() @ (inputs[0] if len(inputs) == 1 else torch.cat(inputs, dim=1)))
+    if need_ih and need_hh:
+        return grads.split((x.shape[2], hs.shape[2]), dim=1)
+    return (grads, None) if need_ih else (None, grads)
+
+
 class FusedLSTM(torch.autograd.Function):
     """(x, h0, c0, w_ih, w_hh, bias, peephole, mask, cell_clip) -> (hs, cs, gates), each (T, B, .)."""
 
@@ -46,6 +62,7 @@ class FusedLSTM(torch.autograd.Function):
         x, h0, c0, w_ih, w_hh, bias, peephole, mask, cell_clip = inputs
         hs, cs, gates = output
         ctx.mark_non_differentiable(gates)
+        ctx.set_materialize_grads(False)   # no zero-filled (T, B, 4H) gradient for the gates
         ctx.save_for_backward(x, h0, c0, w_ih, w_hh, peephole, mask, hs, cs, gates)
         ctx.cell_clip = cell_clip
 
@@ -54,14 +71,15 @@ class FusedLSTM(torch.autograd.Function):
         if torch.is_grad_enabled():
             raise RuntimeError("the fused LSTM path " + _NO_DOUBLE)
         x, h0, c0, w_ih, w_hh, peephole, mask, hs, cs, gates = ctx.saved_tensors
+        grad_hs = torch.zeros_like(hs) if grad_hs is None else grad_hs
+        grad_cs = torch.zeros_like(cs) if grad_cs is None else grad_cs
         kernel = native.lstm_backward if _use_native(x) else lstm_recurrence.backward
         d, dh0, dc0 = kernel(grad_hs, grad_cs, h0, c0, hs, cs, gates, w_hh, peephole, mask,
                              ctx.cell_clip)
         d2 = _steps_matrix(d)
         need = ctx.needs_input_grad
         dx = (d2 @ w_ih).view_as(x) if need[0] else None
-        dw_ih = d2.t() @ _steps_matrix(x) if need[3] else None
-        dw_hh = d2.t() @ _steps_matrix(_previous(h0, hs)) if need[4] else None
+        dw_ih, dw_hh = _weight_grads(d2, x, h0, hs, need[3], need[4])
         dbias = d2.sum(0) if need[5] else None
         dpeep = None
         if peephole is not None and need[6]:
@@ -107,8 +125,7 @@ class FusedRNN(torch.autograd.Function):
         d2 = _steps_matrix(d)
         need = ctx.needs_input_grad
         dx = (d2 @ w_ih).view_as(x) if need[0] else None
-        dw_ih = d2.t() @ _steps_matrix(x) if need[2] else None
-        dw_hh = d2.t() @ _steps_matrix(_previous(h0, hs)) if need[3] else None
+        dw_ih, dw_hh = _weight_grads(d2, x, h0, hs, need[2], need[3])
         dbias = d2.sum(0) if need[4] else None
         return dx, dh0, dw_ih, dw_hh, dbias, None, None
 
