@@ -37,15 +37,15 @@ def _expanded(gen, batch, size, dtype):
     return torch.randn(size, generator=gen, dtype=dtype).expand(batch, -1)
 
 
-# batch 3 takes the hand-written product, batch 6 BLAS; H = 37 gives full and partial blocks
+# batch 11 spans a full and a partial block of rows, H = 37 full and partial panels of columns
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-@pytest.mark.parametrize("batch", [3, 6])
+@pytest.mark.parametrize("batch", [3, 11])
 @pytest.mark.parametrize("peephole", [False, True])
 @pytest.mark.parametrize("masked", [False, True])
 @pytest.mark.parametrize("cell_clip", [None, 0.5])
-def test_lstm_matches_torch_recurrence(dtype, batch, peephole, masked, cell_clip):
+def test_lstm_matches_torch_recurrence(dtype, batch, peephole, masked, cell_clip, hidden=37):
     gen = torch.Generator().manual_seed(0)
-    steps, hidden = 9, 37
+    steps = 9
     scale = 2.0 if cell_clip else 0.5  # large weights drive the cells past the clip
     xproj = scale * torch.randn(steps, batch, 4 * hidden, generator=gen, dtype=dtype)
     w_hh = scale * torch.randn(4 * hidden, hidden, generator=gen, dtype=dtype) / hidden ** 0.5
@@ -71,7 +71,7 @@ def test_lstm_matches_torch_recurrence(dtype, batch, peephole, masked, cell_clip
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-@pytest.mark.parametrize("batch", [3, 6])
+@pytest.mark.parametrize("batch", [3, 11])
 @pytest.mark.parametrize("masked", [False, True])
 @pytest.mark.parametrize("kinds", [(name,) for name in NAMES] + [NAMES])
 def test_rnn_matches_torch_recurrence(dtype, batch, masked, kinds):
@@ -94,6 +94,12 @@ def test_rnn_matches_torch_recurrence(dtype, batch, masked, kinds):
         _close(a, e, dtype)
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_lstm_large_weights(dtype):
+    """Weights past the cache-sized limit take the whole batch per product."""
+    test_lstm_matches_torch_recurrence(dtype, 11, True, True, None, hidden=400)
+
+
 def test_empty_sequence():
     h0 = c0 = torch.randn(2, 3)
     w_hh = torch.randn(12, 3)
@@ -106,3 +112,58 @@ def test_empty_sequence():
 def test_environment_switch(monkeypatch):
     monkeypatch.setenv("UNROLL_NATIVE", "0")
     assert not native.available()
+
+
+# batch 33 leaves a partial block of rows in the last thread's share; 16 is the smallest split
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("batch", [16, 33])
+@pytest.mark.parametrize("hidden", [37, 400])
+def test_lstm_threads_bitwise(dtype, batch, hidden):
+    """Two threads split each step over the batch and give bit-for-bit the one-thread results."""
+    gen = torch.Generator().manual_seed(2)
+    steps = 7
+    xproj = 2.0 * torch.randn(steps, batch, 4 * hidden, generator=gen, dtype=dtype)
+    w_hh = 2.0 * torch.randn(4 * hidden, hidden, generator=gen, dtype=dtype) / hidden ** 0.5
+    peep = torch.randn(3, hidden, generator=gen, dtype=dtype)
+    h0 = torch.randn(batch, hidden, generator=gen, dtype=dtype)
+    c0 = torch.randn(batch, hidden, generator=gen, dtype=dtype)
+    mask = _mask(_lengths(steps, batch), steps, dtype)
+    args = (h0, c0, w_hh, peep, mask, 0.5)
+    grad_hs = torch.randn(steps, batch, hidden, generator=gen, dtype=dtype)
+    grad_cs = torch.randn(steps, batch, hidden, generator=gen, dtype=dtype)
+
+    def run():
+        hs, cs, gates = native.lstm_forward(xproj, *args)
+        back = native.lstm_backward(grad_hs, grad_cs, h0, c0, hs, cs, gates, w_hh, peep, mask,
+                                    0.5)
+        return (hs, cs, gates) + tuple(back)
+
+    one = run()
+    torch.set_num_threads(2)  # the fixture restores the count
+    two = run()
+    assert (one[1].abs() == 0.5).any(), "the clip never acted"
+    for a, b in zip(one, two):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("batch", [16, 33])
+def test_rnn_threads_bitwise(dtype, batch):
+    gen = torch.Generator().manual_seed(3)
+    steps, units = 7, 37
+    codes = torch.tensor([j % len(NAMES) for j in range(units)])
+    xproj = torch.randn(steps, batch, units, generator=gen, dtype=dtype)
+    w_hh = 0.9 * torch.randn(units, units, generator=gen, dtype=dtype) / units ** 0.5
+    h0 = torch.randn(batch, units, generator=gen, dtype=dtype)
+    mask = _mask(_lengths(steps, batch), steps, dtype)
+    grad_hs = torch.randn(steps, batch, units, generator=gen, dtype=dtype)
+
+    def run():
+        hs = native.rnn_forward(xproj, h0, w_hh, codes, mask)
+        return (hs,) + tuple(native.rnn_backward(grad_hs, h0, hs, w_hh, codes, mask))
+
+    one = run()
+    torch.set_num_threads(2)  # the fixture restores the count
+    two = run()
+    for a, b in zip(one, two):
+        assert torch.equal(a, b)

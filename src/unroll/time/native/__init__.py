@@ -8,6 +8,7 @@ the environment turns the extension off.
 """
 import hashlib
 import os
+import platform
 import shutil
 import sys
 import threading
@@ -42,7 +43,6 @@ def _cpu_flags() -> str:
         with open("/proc/cpuinfo") as f:
             return next((line for line in f if line.startswith(("flags", "Features"))), "")
     except OSError:
-        import platform
         return platform.processor()
 
 
@@ -78,7 +78,8 @@ def _load() -> bool:
 
 
 def available() -> bool:
-    """True when the extension is compiled and loaded (compiling it on the first call)."""
+    """True when the extension is compiled and loaded (compiling it on the first call); False
+    under ``UNROLL_NATIVE=0`` or when the build failed (with one warning naming why)."""
     if os.environ.get("UNROLL_NATIVE") == "0":
         return False
     return _state["ok"] if "ok" in _state else _load()
