@@ -35,7 +35,7 @@ def write_report(path: Path, sections, meta: dict) -> None:
     rows = "".join(f"<tr><td><a href='#{s.key}'>{_e(s.title)}</a></td><td>{_verdict(s.holds)}</td></tr>"
                    for s in sections)
     body = [f"<h1>unroll tour</h1><p class='meta'>{_e(_meta_line(meta))}</p>",
-            f"<table><tr><th>section</th><th>claim</th></tr>{rows}</table>"]
+            f"<table><tr><th>section</th><th>its claim</th></tr>{rows}</table>"]
     for s in sections:
         body.append(f"<section id='{s.key}'><h2>{_e(s.title)}</h2>"
                     f"<p class='claim'>{_e(s.claim)} &mdash; {_verdict(s.holds)}</p>")
