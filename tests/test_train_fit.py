@@ -177,3 +177,17 @@ def test_resume_refuses_other_settings_and_fresh_runs_refuse_old_checkpoints(tmp
 def test_config_errors(values, pattern):
     with pytest.raises(ValueError, match=pattern):
         FitConfig.from_dict(values)
+
+
+def test_tensorboard_scalars_mirror_the_metrics(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    model = build_model("lstm", 2, 1, 4)
+    fit(model, make_task("recall"), FitConfig(steps=4, eval_every=2, eval_size=8), out_dir=tmp_path, quiet=True)
+    board = EventAccumulator(str(tmp_path / "tensorboard"))
+    board.Reload()
+    logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    scalars = board.Scalars("eval_loss")
+    assert [s.step for s in scalars] == [2, 4]
+    assert [s.value for s in scalars] == pytest.approx([r["eval_loss"] for r in logged])
