@@ -183,7 +183,18 @@ class Xor2011(_Task2011):
         return {"error_rate": wrong, "accuracy": 1.0 - wrong}
 
 
-class _TemporalOrder2011(_Task2011):
+class _ClassifiedAtTheEnd(_Task2011):
+    """A softmax class read at the last step: cross-entropy there; wrong when the argmax is not the class."""
+
+    def loss(self, output, target):
+        return F.cross_entropy(output[-1], target)
+
+    def metrics(self, output, target):
+        wrong = _fraction(output[-1].argmax(-1) != target)
+        return {"error_rate": wrong, "accuracy": 1.0 - wrong}
+
+
+class _TemporalOrder2011(_ClassifiedAtTheEnd):
     """x: (T', B, 8) one-hot symbols: 7 at t=0, the "answer now" symbol 6 at T'-1, X (4) or Y (5) at one
     position drawn in each marker window, distractors U{0..3} elsewhere. T' ~ U[T, 1.1T) (spec silent; the
     add/mul distribution). target: (B,) long, the class sum_k bit_k 2^(n-1-k) with X=0, Y=1 in time order.
@@ -206,12 +217,6 @@ class _TemporalOrder2011(_Task2011):
             target = 2 * target + bit
         return F.one_hot(symbols, 8).float(), target
 
-    def loss(self, output, target):
-        return F.cross_entropy(output[-1], target)
-
-    def metrics(self, output, target):
-        wrong = _fraction(output[-1].argmax(-1) != target)
-        return {"error_rate": wrong, "accuracy": 1.0 - wrong}
 
 
 class TemporalOrder2Bit2011(_TemporalOrder2011):
@@ -236,7 +241,7 @@ class TemporalOrder3Bit2011(_TemporalOrder2011):
         return [closed(T, 1, 100, 1, 10), closed(T, 3, 10, 2, 5), closed(T, 1, 2, 3, 5)]
 
 
-class RandomPermutation2011(_Task2011):
+class RandomPermutation2011(_ClassifiedAtTheEnd):
     """Random permutation, Martens & Sutskever 2011 code variant.
 
     x: (T', B, 100) one-hot symbols: x_0 ~ U{0,1}, x_t ~ U{2..99} for t >= 1. T' ~ U[T, 1.1T) (spec silent;
@@ -254,12 +259,6 @@ class RandomPermutation2011(_Task2011):
         symbols[0] = torch.randint(0, 2, (size,), generator=generator)
         return F.one_hot(symbols, 100).float(), symbols[0].clone()
 
-    def loss(self, output, target):
-        return F.cross_entropy(output[-1], target)
-
-    def metrics(self, output, target):
-        wrong = _fraction(output[-1].argmax(-1) != target)
-        return {"error_rate": wrong, "accuracy": 1.0 - wrong}
 
 
 class _Memorization2011(_Task2011):
