@@ -1,0 +1,123 @@
+"""The long-lag benchmark's methods: each name builds a model for a task and the FitConfig that trains it.
+
+A method is (model builder, fit options). Settings follow the paper each method comes from; where the
+paper's setting does not fit a CPU run (minibatches of 1000) or is not in the spec, the choice is named
+in ``Method.note``. ``MISSING`` lists methods the benchmark knows but the library cannot build yet.
+"""
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from ...data.task import Task
+from ...init import identity_, sparse_
+from ...train import FitConfig, SequenceModel, build_model
+
+CLIP = 1.0   # gradient-norm threshold of every clipped method (Pascanu et al. 2013)
+
+
+@dataclass(frozen=True)
+class Method:
+    """``build(task, seed)`` -> a fresh model with weights drawn from ``seed``; ``fit`` -> FitConfig options
+    (steps, eval and seed are set by the runner); ``hidden`` -> units; ``source`` and ``note`` for the docs."""
+    name: str
+    build: Callable[[Task, int], torch.nn.Module]
+    fit: dict = field(default_factory=dict)
+    hidden: int = 100
+    source: str = ""
+    note: str = ""
+
+    def config(self, *, steps: int, seed: int, eval_every: int, eval_size: int) -> FitConfig:
+        return FitConfig(steps=steps, seed=seed, eval_every=min(eval_every, steps), eval_size=eval_size,
+                         stop_when_solved=True, **self.fit)
+
+
+def _rnn(task: Task, seed: int, hidden: int, nonlinearity: str = "tanh") -> SequenceModel:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_model("rnn", task.input_size, task.output_size, hidden, nonlinearity=nonlinearity)
+
+
+@torch.no_grad()
+def _gaussian_(w: torch.Tensor, std: float, generator: torch.Generator) -> None:
+    w.copy_(std * torch.randn(w.shape, generator=generator, dtype=torch.float64))
+
+
+def tanh_default(hidden: int) -> Callable[[Task, int], torch.nn.Module]:
+    """A tanh RNN with the library's default initial weights."""
+    return lambda task, seed: _rnn(task, seed, hidden)
+
+
+def echo_state(hidden: int, input_std: float = 0.001, radius: float = 1.1, incoming: int = 15):
+    """A tanh RNN initialised as Sutskever et al. 2013 (Table 4): W_hh ``incoming`` N(0, 1) weights per unit
+    scaled to spectral radius ``radius``; W_in ``input_std`` N(0, 1); W_out 0.1 N(0, 1); biases 0."""
+    def build(task: Task, seed: int) -> SequenceModel:
+        model = _rnn(task, seed, hidden)
+        cell, g = model.layer.cells[0], torch.Generator().manual_seed(seed)
+        sparse_(cell.weight_hh, incoming, radius, g)
+        _gaussian_(cell.weight_ih, input_std, g)
+        _gaussian_(model.readout.weight, 0.1, g)
+        with torch.no_grad():
+            cell.bias.zero_()
+            model.readout.bias.zero_()
+        return model
+    return build
+
+
+def irnn(hidden: int, input_std: float = 0.001):
+    """Le, Jaitly & Hinton 2015: ReLU units, W_hh = identity, biases 0, W_in ``input_std`` N(0, 1)."""
+    def build(task: Task, seed: int) -> SequenceModel:
+        model = _rnn(task, seed, hidden, "relu")
+        cell = model.layer.cells[0]
+        identity_(cell.weight_hh)
+        _gaussian_(cell.weight_ih, input_std, torch.Generator().manual_seed(seed))
+        with torch.no_grad():
+            cell.bias.zero_()
+        return model
+    return build
+
+
+def lstm(hidden: int):
+    def build(task: Task, seed: int) -> SequenceModel:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return build_model("lstm", task.input_size, task.output_size, hidden)
+    return build
+
+
+PASCANU = "Pascanu, Mikolov & Bengio 2013"
+METHODS: dict[str, Method] = {m.name: m for m in (
+    Method("tanh-sgd", tanh_default(50), {"optimizer": "sgd", "lr": 0.01, "batch_size": 20}, 50, PASCANU,
+           "50 units, SGD lr 0.01, batch 20 as Pascanu et al.; library default init (not their 'smart tanh')"),
+    Method("tanh-sgd-clip", tanh_default(50),
+           {"optimizer": "sgd", "lr": 0.01, "batch_size": 20, "clip_norm": CLIP}, 50, PASCANU,
+           f"as tanh-sgd, gradient norm clipped at {CLIP:g}"),
+    Method("tanh-nesterov-esn", echo_state(100),
+           {"optimizer": "nesterov", "lr": 1e-3, "momentum": 0.99, "momentum_schedule": True, "batch_size": 100},
+           100, "Sutskever, Martens, Dahl & Hinton 2013",
+           "100 units, batch 100, Nesterov with the mu schedule up to 0.99, lr 1e-3 (their grid's largest); "
+           "output bias 0, not the mean target"),
+    Method("irnn", irnn(100), {"optimizer": "sgd", "lr": 0.01, "batch_size": 16, "clip_norm": CLIP}, 100,
+           "Le, Jaitly & Hinton 2015", "100 ReLU units, SGD lr 0.01, batch 16, clipping at 1 (lr not in the spec)"),
+    Method("lstm-adam", lstm(64), {"optimizer": "adam", "lr": 1e-3, "batch_size": 32}, 64, "",
+           "64 units, Adam lr 1e-3, batch 32 (our choice; not a published setting)"),
+    Method("lstm-sgd", lstm(8), {"optimizer": "sgd", "lr": 0.5, "batch_size": 1}, 8,
+           "Hochreiter & Schmidhuber 1997",
+           "online SGD (batch 1), lr 0.5 as 1997 Exp. 4; 8 cells with keep gates (1997 had none) and no "
+           "negative input-gate biases"),
+)}
+
+MISSING = {
+    "tanh-sgd-clip-omega": "needs Pascanu's vanishing-gradient regulariser Omega in fit() (not built yet)",
+    "tanh-hf": "needs the Hessian-free optimiser (issue 6, not built yet)",
+}
+
+
+def get_method(name: str) -> Method:
+    """The method ``name``; a ValueError naming the missing piece for a known-but-missing one."""
+    if name in METHODS:
+        return METHODS[name]
+    if name in MISSING:
+        raise ValueError(f"method: {name!r} is not available: it {MISSING[name]}")
+    raise ValueError(f"method: expected one of {', '.join(METHODS)} (not built yet: {', '.join(MISSING)}), "
+                     f"got {name!r}")

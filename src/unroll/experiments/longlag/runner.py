@@ -1,0 +1,161 @@
+"""Run the benchmark's grid (tasks x lengths x methods x seeds) in worker processes, one store line per cell.
+
+Every cell trains a fresh model with ``fit(stop_when_solved=True)``, evaluated on a held-out set every
+``eval_every`` updates, for at most ``budget`` updates; it records whether the task's ``solved()`` held
+and after how many updates and sequences. Cells already in the store are skipped.
+"""
+import itertools
+import math
+import os
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from multiprocessing import get_context
+
+import torch
+
+from ...gradients import NonFiniteGradientError
+from ...train import fit
+from ...train.progress import RunProgress
+from .methods import get_method
+from .store import Store, cell_key
+from .tasks import build_task, check_task
+
+_SKIPPED_METRICS = ("step", "grad_norm", "seq_per_s", "wall_s", "lr")
+
+
+@dataclass(frozen=True)
+class Grid:
+    """What to run: names, lengths, the number of seeds (seeds first_seed, first_seed + 1, ...), the update
+    budget per cell, and the evaluation (every ``eval_every`` updates, on ``eval_size`` held-out sequences)."""
+    tasks: tuple
+    lengths: tuple
+    methods: tuple
+    seeds: int
+    budget: int
+    eval_every: int = 100
+    eval_size: int = 1000
+    first_seed: int = 0
+
+    def check(self) -> None:
+        """ValueErrors for unknown or missing names and bad sizes, before anything runs."""
+        for task in self.tasks:
+            check_task(task)
+        for method in self.methods:
+            get_method(method)
+        for name in ("seeds", "budget", "eval_every", "eval_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: expected a positive int, got {value!r}")
+        for name in ("tasks", "lengths", "methods"):
+            if not getattr(self, name):
+                raise ValueError(f"{name}: expected at least one, got none")
+        if any(isinstance(T, bool) or not isinstance(T, int) or T < 1 for T in self.lengths):
+            raise ValueError(f"lengths: expected positive ints, got {list(self.lengths)}")
+        for task, T in itertools.product(self.tasks, self.lengths):
+            try:
+                build_task(task, T)
+            except ValueError as e:
+                raise ValueError(f"lengths: task {task!r} cannot be built at T={T}: {e}") from None
+
+    def cells(self) -> list[dict]:
+        seeds = range(self.first_seed, self.first_seed + self.seeds)
+        return [{"task": t, "length": T, "method": m, "seed": s, "budget": self.budget,
+                 "eval_every": self.eval_every, "eval_size": self.eval_size}
+                for t, T, m, s in itertools.product(self.tasks, self.lengths, self.methods, seeds)]
+
+
+def run_cell(cell: dict) -> dict:
+    """Train one cell and return its store record."""
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    task, method = build_task(cell["task"], cell["length"]), get_method(cell["method"])
+    config = method.config(steps=cell["budget"], seed=cell["seed"], eval_every=cell["eval_every"],
+                           eval_size=cell["eval_size"])
+    model = method.build(task, cell["seed"])
+    try:
+        result = fit(model, task, config, quiet=True)
+    except NonFiniteGradientError:
+        result = None
+    last = result.history[-1] if result and result.history else {}
+    solved_at = result.solved_at if result else None
+    return {**cell, "solved": solved_at is not None, "diverged": result is None,
+            "updates": result.steps if result else None,
+            "updates_to_success": solved_at,
+            "sequences_to_success": None if solved_at is None else solved_at * config.batch_size,
+            "batch_size": config.batch_size, "hidden": method.hidden,
+            "final": {k: _finite(v) for k, v in last.items() if k not in _SKIPPED_METRICS},
+            "wall_s": round(time.perf_counter() - started, 3)}
+
+
+def _finite(value):
+    if isinstance(value, float):
+        return round(value, 6) if math.isfinite(value) else None
+    return value
+
+
+def _start_worker() -> None:
+    torch.set_num_threads(1)
+
+
+def run_grid(grid: Grid, store_path, *, workers: int | None = None, quiet: bool = False) -> list[dict]:
+    """Run every cell of ``grid`` not yet in the store at ``store_path`` and return the grid's records.
+
+    workers: processes (spawned; one torch thread each); 1 runs the cells in this process.
+    """
+    grid.check()
+    workers = workers or os.cpu_count() or 1
+    store = Store(store_path)
+    if store.dropped and not quiet:
+        print(f"store: ignored a truncated last line ({store.dropped} bytes) in {store.path}",
+              file=sys.stderr, flush=True)
+    cells = grid.cells()
+    done = store.finished()
+    todo = [c for c in cells if cell_key(c) not in done]
+    progress = RunProgress(len(cells), len(cells) - len(todo), quiet, label="cells")
+    count = len(cells) - len(todo)
+
+    def finish(record):
+        nonlocal count
+        store.append(record)
+        count += 1
+        progress.step(count)
+        progress.report(_line(record, count, len(cells)))
+
+    try:
+        if workers == 1 or len(todo) <= 1:
+            threads = torch.get_num_threads()
+            try:
+                for cell in todo:
+                    finish(run_cell(cell))
+            finally:
+                torch.set_num_threads(threads)
+        elif todo:
+            with ProcessPoolExecutor(min(workers, len(todo)), mp_context=get_context("spawn"),
+                                     initializer=_start_worker) as pool:
+                pending = {pool.submit(run_cell, c) for c in todo}
+                try:
+                    while pending:
+                        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for future in finished:
+                            finish(future.result())
+                except BaseException:
+                    for future in pending:
+                        future.cancel()
+                    raise
+    finally:
+        progress.close()
+    by_key = {cell_key(r): r for r in store.records}
+    return [by_key[cell_key(c)] for c in cells]
+
+
+def _line(record: dict, count: int, total: int) -> str:
+    if record["solved"]:
+        outcome = f"solved after {record['updates_to_success']} updates"
+    elif record["diverged"]:
+        outcome = "diverged"
+    else:
+        outcome = f"not solved in {record['updates']} updates"
+    return (f"[{count}/{total}] {record['task']} T={record['length']} {record['method']} seed {record['seed']}: "
+            f"{outcome} ({record['wall_s']:.1f} s)")

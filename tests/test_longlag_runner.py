@@ -1,0 +1,131 @@
+"""The long-lag benchmark runner: --quick end to end, resume after a kill, the store, names that do not exist."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from unroll.cli import main
+from unroll.experiments.longlag import MISSING, QUICK, Grid, run_grid, write_outputs
+from unroll.experiments.longlag.store import KEY, Store
+
+ROOT = Path(__file__).resolve().parents[1]
+CELL = ("task", "length", "method", "seed")
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_quick_end_to_end(tmp_path, capsys):
+    out = tmp_path / "quick"
+    assert main(["bench", "longlag", "--quick", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    table = (out / "table.md").read_text()
+    assert table in printed
+    assert table.startswith("| task | T | method | solved |")
+    results = json.loads((out / "results.json").read_text())
+    assert len(results["cells"]) == 4 and len(results["rows"]) == 4   # 2 lengths x 2 methods x 1 seed
+    assert {(r["length"], r["method"]) for r in results["rows"]} == {
+        (T, m) for T in QUICK["lengths"] for m in QUICK["methods"]}
+    for cell in results["cells"]:
+        assert cell["updates"] <= cell["budget"] == QUICK["budget"]
+        if cell["solved"]:
+            assert cell["sequences_to_success"] == cell["updates_to_success"] * cell["batch_size"]
+        else:
+            assert cell["updates_to_success"] is None and cell["sequences_to_success"] is None
+    assert (out / "success.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    solved = {(c["length"], c["method"]) for c in results["cells"] if c["solved"]}
+    assert solved == {(T, "lstm-adam") for T in QUICK["lengths"]}   # the LSTM solves it, the tanh RNN does not
+    assert len(_lines(out / "store.jsonl")) == 4
+
+
+def test_resume_after_kill_runs_no_cell_twice(tmp_path):
+    out = tmp_path / "grid"
+    args = ["bench", "longlag", "--tasks", "recall", "--lengths", "8,10,12,14,16,18", "--methods", "tanh-sgd",
+            "--seeds", "2", "--budget", "100", "--eval-every", "50", "--eval-size", "64", "--out", str(out)]
+    total = 12
+    store = out / "store.jsonl"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "unroll.cli", *args, "--workers", "2", "--quiet"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not (store.exists() and store.read_bytes().count(b"\n") >= 1):
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "no cell finished within 30 s"
+            time.sleep(0.01)
+        os.killpg(proc.pid, signal.SIGKILL)   # the runner and its workers (its own session)
+    finally:
+        proc.wait()
+        proc.stderr.close()
+    before = store.read_text().splitlines(keepends=True)
+    assert 1 <= len(before) < total, "the run finished before the kill; the test did not test resuming"
+    assert main([*args, "--workers", "1", "--quiet"]) == 0
+    after = store.read_text().splitlines(keepends=True)
+    assert after[:len(before) - 1] == before[:-1]      # finished cells were kept, not rerun
+    records = [json.loads(line) for line in after]
+    counts = Counter(tuple(r[k] for k in CELL) for r in records)
+    assert max(counts.values()) == 1
+    assert set(counts) == {("recall", T, "tanh-sgd", s) for T in (8, 10, 12, 14, 16, 18) for s in (0, 1)}
+
+
+def test_store_ignores_and_reports_a_truncated_last_line(tmp_path, capsys):
+    grid = Grid(tasks=("recall",), lengths=(6,), methods=("tanh-sgd",), seeds=2, budget=10, eval_every=10,
+                eval_size=32)
+    path = tmp_path / "store.jsonl"
+    first = run_grid(grid, path, workers=1, quiet=True)
+    assert len(first) == 2
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text(lines[0] + lines[1][:25])            # the second cell cut mid-write
+    store = Store(path)
+    assert len(store.records) == 1 and store.dropped == 25
+    assert path.read_text() == lines[0]                  # the partial line was cut off
+    path.write_text(lines[0] + lines[1][:25])
+    again = run_grid(grid, path, workers=1)
+    assert "ignored a truncated last line (25 bytes)" in capsys.readouterr().err
+    assert [r["seed"] for r in again] == [0, 1]
+    assert len(_lines(path)) == 2                        # only the lost cell ran again
+    path.write_text(lines[0][:10] + "\n" + lines[1])     # damage that is not a last line is an error
+    with pytest.raises(ValueError, match="line 1"):
+        Store(path)
+
+
+def test_table_puts_published_figures_beside_ours(tmp_path):
+    record = {"task": "adding-2011", "length": 100, "method": "lstm-adam", "seed": 0, "budget": 10,
+              "solved": True, "diverged": False, "updates_to_success": 40, "sequences_to_success": 1280,
+              "wall_s": 2.5}
+    published = [{"task": "adding-2011", "length": 100, "method": "HF", "figure": 0.0, "unit": "test error",
+                  "source": "Martens & Sutskever 2011"},
+                 {"task": "adding-2011", "length": 200, "method": "HF", "figure": 1, "unit": "x", "source": "y"}]
+    text = write_outputs(tmp_path, [record, {**record, "seed": 1, "solved": False, "updates_to_success": None,
+                                             "sequences_to_success": None}], published)
+    row = text.splitlines()[2]
+    assert "| 1/2 | 50% | 40 | 1,280 |" in row and "HF: 0.0 test error (Martens & Sutskever 2011)" in row
+    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    assert rows[0]["published"] == published[:1]
+
+
+def test_unknown_names_are_one_line_errors(tmp_path, capsys):
+    for flag, name, known in (("--methods", "nope", "tanh-sgd"), ("--tasks", "nope", "recall")):
+        assert main(["bench", "longlag", "--quick", flag, name, "--out", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("unroll: error:") and known in err and "'nope'" in err
+    assert not (tmp_path / "store.jsonl").exists()
+
+
+@pytest.mark.parametrize("name", sorted(MISSING))
+def test_missing_methods_name_the_missing_piece(tmp_path, capsys, name):
+    assert main(["bench", "longlag", "--quick", "--methods", name, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and name in err and "not built yet" in err
+    assert ("Hessian-free" if name == "tanh-hf" else "Omega") in err
+
+
+def test_store_key_is_the_cell_and_its_budget():
+    assert KEY == ("task", "length", "method", "seed", "budget")
