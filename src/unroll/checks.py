@@ -1,5 +1,30 @@
-"""Argument checks shared by the layers: one clear ValueError/TypeError naming what is wrong."""
+"""Argument checks shared across unroll: one clear ValueError/TypeError naming what is wrong."""
+import numbers
+
 import torch
+
+
+def positive_int(name: str, value) -> int:
+    """value must be an int >= 1 (not a bool); returned unchanged."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}: expected a positive int, got {value!r}")
+    return value
+
+
+def int_at_least(name: str, value, minimum: int) -> int:
+    """value must be an int >= minimum (not a bool); returned unchanged."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
+    return value
+
+
+def positive_number(name: str, value) -> float:
+    """value must be a real number > 0 (not a bool); returned as a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a positive number, got {type(value).__name__}")
+    if not value > 0:
+        raise ValueError(f"{name}: expected a positive number, got {value!r}")
+    return float(value)
 
 
 def sequence(x, name: str, features: int, batch_first: bool) -> None:

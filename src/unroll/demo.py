@@ -5,6 +5,7 @@ from chance (50%) to near 100% in a few seconds.
 """
 import torch
 
+from .checks import positive_int
 from .data import MarkedRecall
 from .train import FitConfig, FitResult, build_model, fit
 
@@ -14,8 +15,7 @@ EVAL_SIZE = 1024
 def run(steps: int = 500, seed: int = 0, *, quiet: bool = False) -> FitResult:
     """Train an LSTM(2, 16) with a linear readout by Adam for ``steps`` batches of 64 sequences of 20 steps;
     ten evaluations on ``EVAL_SIZE`` held-out sequences are printed (unless ``quiet``) and returned."""
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        raise ValueError(f"steps: expected a positive int, got {steps!r}")
+    positive_int("steps", steps)
     torch.manual_seed(seed)
     model = build_model("lstm", MarkedRecall.input_size, MarkedRecall.output_size, hidden_size=16)
     config = FitConfig(steps=steps, batch_size=64, lr=1e-2, eval_every=max(1, steps // 10),

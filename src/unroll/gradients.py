@@ -9,6 +9,7 @@ import numbers
 
 import torch
 
+from .checks import positive_number
 from .time import Trace
 
 
@@ -24,7 +25,7 @@ def clip_grad_norm(parameters, max_norm: float) -> float:
     ``NonFiniteGradientError`` naming the parameters whose gradients hold NaN or inf, and leaves every
     gradient unchanged.
     """
-    max_norm = _positive("max_norm", max_norm)
+    max_norm = positive_number("max_norm", max_norm)
     named = _named_gradients(parameters)
     if not named:
         return 0.0
@@ -50,7 +51,7 @@ def clip_grad_value(parameters, clip_value: float) -> None:
     ``NonFiniteGradientError`` naming the parameters whose gradients hold NaN or inf, and leaves every
     gradient unchanged.
     """
-    clip_value = _positive("clip_value", clip_value)
+    clip_value = positive_number("clip_value", clip_value)
     named = _named_gradients(parameters)
     if not named:
         return
@@ -130,14 +131,6 @@ def _one_sequence(x) -> torch.Tensor:
     if inputs.dim() != 3 or inputs.shape[1] != 1 or inputs.shape[0] == 0:
         raise ValueError(f"x: expected one sequence shaped (T, I) or (T, 1, I), got {tuple(x.shape)}")
     return inputs.detach().clone().requires_grad_(True)
-
-
-def _positive(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: expected a positive number, got {type(value).__name__}")
-    if not value > 0:
-        raise ValueError(f"{name}: expected a positive number, got {value!r}")
-    return float(value)
 
 
 def _named_gradients(parameters) -> list[tuple[str, torch.Tensor]]:

@@ -11,7 +11,7 @@ import numbers
 
 import torch
 
-from .gradients import _positive   # the shared "positive number" check
+from .checks import positive_number
 
 
 def spectral_radius(w: torch.Tensor) -> float:
@@ -23,7 +23,7 @@ def spectral_radius(w: torch.Tensor) -> float:
 @torch.no_grad()
 def spectral_radius_(w: torch.Tensor, radius: float) -> torch.Tensor:
     """Scale the square matrix w (N, N) in place so that its spectral radius is ``radius``; returns w."""
-    radius = _positive("radius", radius)
+    radius = positive_number("radius", radius)
     current = spectral_radius(w)
     if current == 0:
         raise ValueError("w: expected a matrix with a nonzero eigenvalue (its spectral radius is 0, "
@@ -42,7 +42,7 @@ def sparse_(w: torch.Tensor, incoming: int, radius: float | None = None,
     if isinstance(incoming, bool) or not isinstance(incoming, numbers.Integral) or not 1 <= incoming <= cols:
         raise ValueError(f"incoming: expected an int in 1..{cols} (the number of columns of w), got {incoming!r}")
     if radius is not None:
-        _positive("radius", radius)
+        positive_number("radius", radius)
         _square("w", w)
     scores = torch.rand(rows, cols, generator=generator, dtype=torch.float64)
     chosen = scores.argsort(dim=1)[:, :incoming]
@@ -57,7 +57,7 @@ def orthogonal_(w: torch.Tensor, gain: float = 1.0, generator: torch.Generator |
     """Fill w (N, M) with ``gain`` times a random matrix with orthonormal rows (N <= M) or columns
     (N > M), drawn uniformly (QR of a Gaussian with the signs of R's diagonal fixed). Returns w."""
     _matrix("w", w)
-    gain = _positive("gain", gain)
+    gain = positive_number("gain", gain)
     rows, cols = w.shape
     gaussian = torch.randn(max(rows, cols), min(rows, cols), generator=generator, dtype=torch.float64)
     q, r = torch.linalg.qr(gaussian)

@@ -89,7 +89,7 @@ class LSTM(_Stacked):
         cells = [LSTMCell(input_size if layer == 0 else D * hidden_size, hidden_size,
                           peephole=peephole, keep_gate_bias=keep_gate_bias, cell_clip=cell_clip,
                           learn_initial_state=learn_initial_state, device=device, dtype=dtype)
-                 for layer in range(_count("num_layers", num_layers)) for _ in range(D)]
+                 for layer in range(checks.positive_int("num_layers", num_layers)) for _ in range(D)]
         super().__init__(cells, num_layers, bidirectional, batch_first, dropout, backend)
         self.hidden_size = hidden_size
 
@@ -130,7 +130,7 @@ class RNN(_StackedHidden):
         cells = [FullyRecurrentCell(input_size if layer == 0 else D * hidden_size, hidden_size,
                                     activation=nonlinearity, bias=bias,
                                     learn_initial_state=learn_initial_state, device=device, dtype=dtype)
-                 for layer in range(_count("num_layers", num_layers)) for _ in range(D)]
+                 for layer in range(checks.positive_int("num_layers", num_layers)) for _ in range(D)]
         super().__init__(cells, num_layers, bidirectional, batch_first, dropout, backend)
         self.hidden_size = hidden_size
 
@@ -154,9 +154,3 @@ class FullyRecurrent(_StackedHidden):
     @property
     def cell(self) -> FullyRecurrentCell:
         return self.cells[0]
-
-
-def _count(name: str, value) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name}: expected a positive int, got {value!r}")
-    return value

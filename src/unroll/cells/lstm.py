@@ -10,6 +10,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..checks import positive_int
+
 GATES = ("write_gate", "keep_gate", "read_gate", "cell_input")
 
 
@@ -27,8 +29,8 @@ class LSTMCell(nn.Module):
                  keep_gate_bias: float = 1.0, cell_clip: float | None = None,
                  learn_initial_state: bool = False, device=None, dtype=None):
         super().__init__()
-        _check_size("input_size", input_size)
-        _check_size("hidden_size", hidden_size)
+        positive_int("input_size", input_size)
+        positive_int("hidden_size", hidden_size)
         if cell_clip is not None and not cell_clip > 0:
             raise ValueError(f"cell_clip: expected a positive number or None, got {cell_clip!r}")
         kw = {"device": device, "dtype": dtype}
@@ -95,8 +97,3 @@ class LSTMCell(nn.Module):
     def extra_repr(self) -> str:
         return (f"{self.input_size}, {self.hidden_size}, peephole={self.peephole is not None}, "
                 f"cell_clip={self.cell_clip}")
-
-
-def _check_size(name: str, value) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name}: expected a positive int, got {value!r}")

@@ -9,8 +9,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..checks import positive_int
 from . import activations
-from .lstm import _check_size
 
 
 class FullyRecurrentCell(nn.Module):
@@ -28,8 +28,8 @@ class FullyRecurrentCell(nn.Module):
                  connectivity=None, input_connectivity=None, output_units=None, bias: bool = True,
                  learn_initial_state: bool = False, device=None, dtype=None):
         super().__init__()
-        _check_size("input_size", input_size)
-        _check_size("num_units", num_units)
+        positive_int("input_size", input_size)
+        positive_int("num_units", num_units)
         kw = {"device": device, "dtype": dtype}
         self.input_size, self.num_units = input_size, num_units
         self.activation = _activation_names(activation, num_units)

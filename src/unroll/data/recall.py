@@ -2,6 +2,7 @@
 import torch
 from torch.nn import functional as F
 
+from ..checks import int_at_least
 from .task import Task, register_task
 
 
@@ -16,8 +17,7 @@ class MarkedRecall(Task):
     input_size, output_size = 2, 1
 
     def __init__(self, length: int = 20, noise: float = 0.3, solved_at: float = 0.99):
-        if not isinstance(length, int) or length < 2:
-            raise ValueError(f"length: expected an int >= 2, got {length!r}")
+        int_at_least("length", length, 2)
         self.length, self.noise, self.solved_at = length, noise, solved_at
 
     def batch(self, size: int, generator: torch.Generator):

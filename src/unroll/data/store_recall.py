@@ -1,6 +1,7 @@
 """Store and recall: keep a real value from a write cue to a read cue ``lag`` steps later."""
 import torch
 
+from ..checks import positive_int
 from .task import Task, register_task
 
 
@@ -24,9 +25,8 @@ class StoreRecall(Task):
 
     def __init__(self, lag: int = 100, write_window: int = 10, tolerance: float = 0.1,
                  solved_at: float = 0.95):
-        for name, value in (("lag", lag), ("write_window", write_window)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: expected a positive int, got {value!r}")
+        positive_int("lag", lag)
+        positive_int("write_window", write_window)
         if not tolerance > 0:
             raise ValueError(f"tolerance: expected a positive number, got {tolerance!r}")
         if not 0 < solved_at <= 1:

@@ -33,6 +33,11 @@ class Task:
         return False
 
 
+def fraction(mask: torch.Tensor) -> float:
+    """The share of True entries, counted exactly (a float32 mean makes 20/2000 fall below 0.01)."""
+    return mask.sum().item() / mask.numel()
+
+
 def shard(t: torch.Tensor, rank: int, world: int, dim: int) -> torch.Tensor:
     """Rank ``rank``'s contiguous block of ``world`` equal blocks of t along ``dim``."""
     size = t.shape[dim] // world

@@ -3,6 +3,7 @@ import math
 
 import torch
 
+from ..checks import int_at_least, positive_int
 from .task import Task, register_task
 
 PULSE = 0.5          # the target's value during a pulse
@@ -31,12 +32,10 @@ class Timer(Task):
 
     def __init__(self, length: int | None = None, time_scale: int = 1000,
                  gap: tuple[float, float] = (0.1, 0.5), solved_at: float = 0.25):
-        if isinstance(time_scale, bool) or not isinstance(time_scale, int) or time_scale < 1:
-            raise ValueError(f"time_scale: expected a positive int, got {time_scale!r}")
+        positive_int("time_scale", time_scale)
         if length is None:
             length = 4 * time_scale
-        if isinstance(length, bool) or not isinstance(length, int) or length < 2:
-            raise ValueError(f"length: expected an int >= 2, got {length!r}")
+        int_at_least("length", length, 2)
         if len(gap) != 2 or not 0 <= gap[0] <= gap[1]:
             raise ValueError(f"gap: expected (low, high) with 0 <= low <= high, got {gap!r}")
         self.length, self.time_scale, self.solved_at = length, time_scale, solved_at

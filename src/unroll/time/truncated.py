@@ -3,6 +3,8 @@ from collections.abc import Callable
 
 import torch
 
+from ..checks import positive_int
+
 
 def truncated_bptt(forward: Callable, inputs: torch.Tensor, targets: torch.Tensor,
                    loss_fn: Callable, k1: int, k2: int | None = None, state=None,
@@ -17,9 +19,8 @@ def truncated_bptt(forward: Callable, inputs: torch.Tensor, targets: torch.Tenso
     Returns (the loss of each window as a float, the final state detached).
     """
     k2 = k1 if k2 is None else k2
-    for name, value in (("k1", k1), ("k2", k2)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name}: expected a positive int, got {value!r}")
+    positive_int("k1", k1)
+    positive_int("k2", k2)
     if k2 < k1:
         raise ValueError(f"k2: expected k2 >= k1 (gradients reach back at least over the window), "
                          f"got k1={k1}, k2={k2}")

@@ -13,7 +13,8 @@ from pathlib import Path
 import safetensors.torch
 import torch
 
-from unroll.atomic import atomic_write, fsync_directory
+from ..atomic import atomic_write, fsync_directory
+from ..checks import int_at_least
 
 __all__ = ["CheckpointError", "save_checkpoint", "list_checkpoints", "latest_checkpoint", "load_checkpoint"]
 
@@ -53,10 +54,8 @@ def save_checkpoint(directory, step: int, tensors: dict[str, torch.Tensor], meta
                     keep_last: int = 3) -> Path:
     """Write the checkpoint of ``step`` into ``directory`` and return its JSON path; then keep only the newest
     ``keep_last`` checkpoints by step (always including this one) and remove stray temp and orphan tensor files."""
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-        raise ValueError(f"step: expected an int >= 0, got {step!r}")
-    if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 1:
-        raise ValueError(f"keep_last: expected an int >= 1, got {keep_last!r}")
+    int_at_least("step", step, 0)
+    int_at_least("keep_last", keep_last, 1)
     if not isinstance(tensors, dict):
         raise TypeError(f"tensors: expected a dict of str to torch.Tensor, got {type(tensors).__name__}")
     for name, t in tensors.items():

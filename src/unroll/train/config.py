@@ -1,6 +1,8 @@
 """FitConfig: everything that decides a training run, JSON-serialisable so checkpoints carry it."""
 from dataclasses import asdict, dataclass, fields
 
+from ..checks import int_at_least, positive_int
+
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop")
 LR_SCHEDULES = ("constant", "cosine", "step")
 
@@ -42,9 +44,8 @@ class FitConfig:
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "eval_every", "eval_size", "keep_last", "lr_decay_every"):
-            _positive_int(name, getattr(self, name))
-        if not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 0:
-            raise ValueError(f"checkpoint_every: expected an int >= 0, got {self.checkpoint_every!r}")
+            positive_int(name, getattr(self, name))
+        int_at_least("checkpoint_every", self.checkpoint_every, 0)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.lr_schedule not in LR_SCHEDULES:
@@ -74,8 +75,3 @@ class FitConfig:
         if unknown:
             raise ValueError(f"config: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         return cls(**values)
-
-
-def _positive_int(name: str, value) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name}: expected a positive int, got {value!r}")

@@ -10,19 +10,10 @@ import math
 import torch
 from torch.nn import functional as F
 
-from ..task import Task, register_task
+from ...checks import int_at_least
+from ..task import Task, fraction, register_task
 
 CITATION = ('M. Arjovsky, A. Shah and Y. Bengio, "Unitary evolution recurrent neural networks", ICML 2016')
-
-
-def _check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
-
-
-def _fraction(mask: torch.Tensor) -> float:
-    """The share of True entries, counted exactly (not a float32 mean)."""
-    return mask.sum().item() / mask.numel()
 
 
 class CopyMemory2016(Task):
@@ -45,7 +36,7 @@ class CopyMemory2016(Task):
     COPIED, SYMBOLS, MARKER = 10, 8, 9
 
     def __init__(self, length: int = 100):
-        _check_int("length", length, 1)
+        int_at_least("length", length, 1)
         self.length = length
 
     @property
@@ -69,10 +60,10 @@ class CopyMemory2016(Task):
     def metrics(self, output, target):
         right = output.argmax(-1) == target
         ce = self.loss(output, target).item()
-        wrong = _fraction(~right.all(0))
+        wrong = fraction(~right.all(0))
         return {"cross_entropy": ce, "baseline": self.baseline, "beats_baseline": float(ce < self.baseline),
                 "error_rate": wrong, "accuracy": 1.0 - wrong,
-                "copy_accuracy": _fraction(right[-self.COPIED:])}
+                "copy_accuracy": fraction(right[-self.COPIED:])}
 
     def solved(self, metrics):
         """Beats the memoryless baseline: cross_entropy < 10 log(8) / (T+20). Not 'solves the task'."""
@@ -98,7 +89,7 @@ class Adding2016(Task):
     TOLERANCE = 0.04
 
     def __init__(self, length: int = 100):
-        _check_int("length", length, 2)
+        int_at_least("length", length, 2)
         self.length = length
 
     @property
@@ -122,7 +113,7 @@ class Adding2016(Task):
         err = (output[-1, :, 0] - target).abs()
         mse = (err ** 2).mean().item()
         return {"mse": mse, "baseline": self.BASELINE, "beats_baseline": float(mse < self.BASELINE),
-                "mean_abs_error": err.mean().item(), "error_rate": _fraction(err > self.TOLERANCE)}
+                "mean_abs_error": err.mean().item(), "error_rate": fraction(err > self.TOLERANCE)}
 
     def solved(self, metrics):
         """Beats the baseline: mse < 1/6. Not 'solves the task'."""

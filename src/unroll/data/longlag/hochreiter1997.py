@@ -14,15 +14,10 @@ logistic sigmoids trained on squared error, which only bounds them to [0, 1]: ev
 import torch
 from torch.nn import functional as F
 
-from ..task import Task, register_task
+from ...checks import int_at_least, positive_int
+from ..task import Task, fraction, register_task
 
 PAPER = 'S. Hochreiter and J. Schmidhuber, "Long short-term memory", Neural Computation 9(8), 1997'
-
-
-def _length_arg(length, least: int) -> int:
-    if isinstance(length, bool) or not isinstance(length, int) or length < least:
-        raise ValueError(f"length: expected an int >= {least}, got {length!r}")
-    return length
 
 
 def _draw_length(T: int, generator: torch.Generator) -> int:
@@ -48,7 +43,7 @@ class _MarkedPairs1997(Task):
     first_value_when_at_zero: float
 
     def __init__(self, length: int = 100):
-        self.length = _length_arg(length, 11)     # i1 <= 9 must lie before the end marker at L-1 >= 10
+        self.length = int_at_least("length", length, 11)     # i1 <= 9 must lie before the end marker at L-1 >= 10
 
     def _values(self, L: int, size: int, generator: torch.Generator) -> torch.Tensor:
         raise NotImplementedError
@@ -75,7 +70,7 @@ class _MarkedPairs1997(Task):
 
     def metrics(self, output, target):
         err = (output[-1, :, 0] - target).abs()
-        wrong = (err >= self.tolerance).sum().item() / err.numel()
+        wrong = fraction(err >= self.tolerance)
         return {"error_rate": wrong, "accuracy": 1.0 - wrong, "mse": (err ** 2).mean().item(),
                 "mean_abs_error": err.mean().item()}
 
@@ -154,7 +149,7 @@ class _TemporalOrder1997(Task):
     tolerance = 0.3
 
     def __init__(self, length: int = 100):
-        self.length = _length_arg(length, 10)
+        self.length = int_at_least("length", length, 10)
         self.positions = tuple((self.length * lo // 100, self.length * hi // 100) for lo, hi in self.windows)
 
     def batch(self, size: int, generator: torch.Generator):
@@ -178,7 +173,7 @@ class _TemporalOrder1997(Task):
 
     def metrics(self, output, target):
         err = self._errors(output, target)
-        wrong = (err.abs() >= self.tolerance).any(-1).sum().item() / err.shape[0]
+        wrong = fraction((err.abs() >= self.tolerance).any(-1))
         return {"error_rate": wrong, "accuracy": 1.0 - wrong, "mse": (err ** 2).mean().item(),
                 "argmax_accuracy": (output[-1].argmax(-1) == target).float().mean().item()}
 
@@ -218,9 +213,8 @@ class TwoSequence1997(Task):
     noise_variance = 0.2
 
     def __init__(self, length: int = 100, n: int = 3):
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n: expected a positive int, got {n!r}")
-        self.length, self.n = _length_arg(length, n + 1), n
+        positive_int("n", n)
+        self.length, self.n = int_at_least("length", length, n + 1), n
 
     def batch(self, size: int, generator: torch.Generator):
         L = _draw_length(self.length, generator)
@@ -234,7 +228,7 @@ class TwoSequence1997(Task):
 
     def metrics(self, output, target):
         err = (output[-1, :, 0] - target).abs()
-        wrong = (err >= self.tolerance).sum().item() / err.numel()
+        wrong = fraction(err >= self.tolerance)
         return {"error_rate": wrong, "accuracy": 1.0 - wrong, "mse": (err ** 2).mean().item()}
 
     def solved(self, metrics):
@@ -286,7 +280,7 @@ class EmbeddedReber1997(Task):
     target_batch_dim = 1
 
     def __init__(self, length: int | None = None):
-        self.length = None if length is None else _length_arg(length, _MIN_REBER)
+        self.length = None if length is None else int_at_least("length", length, _MIN_REBER)
 
     def _strings(self, size: int, generator: torch.Generator):
         """size strings: symbols (S, size) (-1 after a string's end), the automaton state after each symbol
@@ -343,7 +337,7 @@ class EmbeddedReber1997(Task):
 
     def metrics(self, output, target):
         ok, scored = self.step_correct(output, target), target[..., 14] > 0
-        wrong = (~ok.all(0)).sum().item() / ok.shape[1]
+        wrong = fraction(~ok.all(0))
         # the long-lag step: the one whose legal set is the remembered c alone, right after the inner E
         legal = target[..., 7:14]
         last_c = scored & (legal.sum(-1) == 1) & (legal[..., 1:3].sum(-1) == 1)

@@ -18,7 +18,8 @@ it differs somewhat from the paper). ``length`` is the spec's T. Conventions sha
 import torch
 from torch.nn import functional as F
 
-from ..task import Task, register_task
+from ...checks import int_at_least
+from ..task import Task, fraction, register_task
 
 CITATION = ('J. Martens and I. Sutskever, "Learning recurrent neural networks with Hessian-free optimization", '
             'ICML 2011 (variants of the authors\' released code)')
@@ -40,16 +41,6 @@ def closed(T: int, num: int, den: int, num_end: int, den_end: int) -> tuple[int,
     return _ceil_div(num * T, den), (num_end * T) // den_end
 
 
-def _check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
-
-
-def _fraction(mask: torch.Tensor) -> float:
-    """The share of True entries, counted exactly (a float32 mean makes 20/2000 fall below 0.01)."""
-    return mask.sum().item() / mask.numel()
-
-
 def _draw(window: tuple[int, int], size: int, generator: torch.Generator) -> torch.Tensor:
     """One uniform integer per sequence from the inclusive window, (size,)."""
     return torch.randint(window[0], window[1] + 1, (size,), generator=generator)
@@ -61,7 +52,7 @@ class _Task2011(Task):
     min_length = 2
 
     def __init__(self, length: int = 200):
-        _check_int("length", length, self.min_length)
+        int_at_least("length", length, self.min_length)
         self.length = length
         self.lengths = self._lengths(length)
         self.windows = self._windows(length)
@@ -122,7 +113,7 @@ class _Arithmetic2011(_Task2011):
 
     def metrics(self, output, target):
         err = (output[-1, :, 0] - target).abs()
-        return {"error_rate": _fraction(err > TOLERANCE),
+        return {"error_rate": fraction(err > TOLERANCE),
                 "mse": (err ** 2).mean().item(), "mean_abs_error": err.mean().item()}
 
 
@@ -179,7 +170,7 @@ class Xor2011(_Task2011):
         return F.binary_cross_entropy_with_logits(output[-1, :, 0], target)
 
     def metrics(self, output, target):
-        wrong = _fraction((output[-1, :, 0] > 0).float() != target)
+        wrong = fraction((output[-1, :, 0] > 0).float() != target)
         return {"error_rate": wrong, "accuracy": 1.0 - wrong}
 
 
@@ -190,7 +181,7 @@ class _ClassifiedAtTheEnd(_Task2011):
         return F.cross_entropy(output[-1], target)
 
     def metrics(self, output, target):
-        wrong = _fraction(output[-1].argmax(-1) != target)
+        wrong = fraction(output[-1].argmax(-1) != target)
         return {"error_rate": wrong, "accuracy": 1.0 - wrong}
 
 
@@ -279,7 +270,7 @@ class _Memorization2011(_Task2011):
     values: int           # K
 
     def __init__(self, length: int = 200):
-        _check_int("length", length, 1)
+        int_at_least("length", length, 1)
         self.length = length
         self.lengths = (length + 2 * self.symbols,) * 2
         self.windows = []
@@ -308,10 +299,10 @@ class _Memorization2011(_Task2011):
     def metrics(self, output, target):
         right = output.argmax(-1) == target
         N = self.symbols
-        wrong = _fraction(~right.all(0))
+        wrong = fraction(~right.all(0))
         return {"error_rate": wrong, "accuracy": 1.0 - wrong,
-                "step_accuracy": _fraction(right),
-                "recall_accuracy": _fraction(right[-N:])}
+                "step_accuracy": fraction(right),
+                "recall_accuracy": fraction(right[-N:])}
 
 
 class Memorization5Bit2011(_Memorization2011):

@@ -15,6 +15,7 @@ from multiprocessing import get_context
 
 import torch
 
+from ...checks import positive_int
 from ...gradients import NonFiniteGradientError
 from ...train import fit
 from ...train.progress import RunProgress
@@ -45,9 +46,7 @@ class Grid:
         for method in self.methods:
             get_method(method)
         for name in ("seeds", "budget", "eval_every", "eval_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: expected a positive int, got {value!r}")
+            positive_int(name, getattr(self, name))
         for name in ("tasks", "lengths", "methods"):
             if not getattr(self, name):
                 raise ValueError(f"{name}: expected at least one, got none")
