@@ -2,16 +2,17 @@
 
 ``run_longlag(out, grid)`` runs the grid (resuming from OUT/store.jsonl) and writes OUT/table.md,
 OUT/results.json and OUT/success.png. Pieces: ``methods`` (the methods), ``tasks`` (building a task at a
-length; the published figures), ``store`` (the durable JSON-lines store), ``runner`` (parallel cells),
+length), ``store`` (the durable JSON-lines store), ``runner`` (parallel cells),
 ``table`` (the outputs).
 """
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from ...data.longlag import LONGLAG_TASKS, PUBLISHED
 from .methods import METHODS, MISSING, get_method
 from .runner import Grid, run_grid
 from .table import summarise, write_outputs
-from .tasks import build_task, longlag_tasks, published
+from .tasks import build_task
 
 LENGTHS = (50, 100, 200, 500, 1000)
 SEEDS, BUDGET = 5, 10_000
@@ -28,7 +29,7 @@ def default_grid(quick: bool = False, **given) -> Grid:
     if quick:
         grid = Grid(**QUICK)
     else:
-        grid = Grid(tasks=tuple(longlag_tasks()), lengths=LENGTHS, methods=tuple(METHODS), seeds=SEEDS,
+        grid = Grid(tasks=LONGLAG_TASKS, lengths=LENGTHS, methods=tuple(METHODS), seeds=SEEDS,
                     budget=BUDGET)
     return replace(grid, **{k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v is not None})
 
@@ -37,4 +38,4 @@ def run_longlag(out, grid: Grid, *, workers: int | None = None, quiet: bool = Fa
     """Run ``grid`` into OUT/store.jsonl (skipping finished cells) and write the outputs; return the table."""
     out = Path(out)
     records = run_grid(grid, out / "store.jsonl", workers=workers, quiet=quiet)
-    return write_outputs(out, records, published(), grid=asdict(grid))
+    return write_outputs(out, records, PUBLISHED, grid=asdict(grid))

@@ -1,30 +1,14 @@
-"""The benchmark's view of the tasks: building one at a length T, and the papers' published numbers."""
+"""The benchmark's view of the tasks: checking a name and building the task at a length T."""
 import inspect
 
-from ...data.longlag import LONGLAG_TASKS, PUBLISHED
 from ...data.task import TASKS, Task, make_task
 
 LENGTH_ARGUMENTS = ("length", "lag")   # the first of these a task's constructor takes receives T
 
 
-def known_tasks() -> list[str]:
-    """Every registered task name."""
-    return sorted(TASKS)
-
-
-def longlag_tasks() -> list[str]:
-    """The long-lag task names, in the order of ``unroll.data.longlag``."""
-    return list(LONGLAG_TASKS)
-
-
-def published() -> list[dict]:
-    """The papers' figures ({task, length, method, figure, unit, source} each)."""
-    return list(PUBLISHED)
-
-
 def check_task(name: str) -> None:
     """A ValueError listing the known tasks unless ``name`` is one."""
-    known = known_tasks()
+    known = sorted(TASKS)
     if name not in known:
         raise ValueError(f"task: expected one of {', '.join(known)}, got {name!r}")
     _length_argument(name)
