@@ -122,13 +122,13 @@ def _run_train(args) -> int:
 def _summary(result, out) -> str:
     """One line: steps, when solved, the last evaluation's metrics, the checkpoint."""
     from ..train.checkpoint import latest_checkpoint
+    from ..train.fit import task_metrics
 
     solved = "not solved" if result.solved_at is None else f"solved at step {result.solved_at}"
     parts = [f"trained {result.steps} steps ({solved}; {result.seconds:.1f} s here)"]
     if result.history:
         last = result.history[-1]
-        shown = {k: v for k, v in last.items()
-                 if k not in ("step", "train_loss", "grad_norm", "seq_per_s", "wall_s", "lr")}
+        shown = {"eval_loss": last["eval_loss"], **task_metrics(last)}
         parts.append(f"eval at step {last['step']}: " + ", ".join(
             f"{'loss' if k == 'eval_loss' else k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
             for k, v in shown.items()))

@@ -63,6 +63,14 @@ def batch_generator(seed: int, step) -> torch.Generator:
     return torch.Generator().manual_seed(int.from_bytes(digest, "little") >> 1)
 
 
+RUN_FIELDS = ("step", "train_loss", "eval_loss", "grad_norm", "seq_per_s", "wall_s", "lr")
+
+
+def task_metrics(record: dict) -> dict:
+    """The task's own metrics in an evaluation record, without the fields ``fit`` adds (RUN_FIELDS)."""
+    return {k: v for k, v in record.items() if k not in RUN_FIELDS}
+
+
 def fit(model: torch.nn.Module, task: Task, config: FitConfig, *, out_dir=None, resume: bool = False,
         quiet: bool = False, device="cpu") -> FitResult:
     """Train ``model`` (forward(x, state=None) -> (y (T, B, O), state)) on ``task``.
@@ -196,8 +204,7 @@ def _evaluate(model, task, x, y, step, since, grad_norm, speed, wall, lr) -> dic
 
 
 def _line(record: dict) -> str:
-    extras = "  ".join(f"{k} {v:.4g}" for k, v in record.items()
-                       if k not in ("step", "train_loss", "eval_loss", "grad_norm", "seq_per_s", "wall_s", "lr"))
+    extras = "  ".join(f"{k} {v:.4g}" for k, v in task_metrics(record).items())
     return (f"step {record['step']:>6}  train {record['train_loss']:.4g}  eval {record['eval_loss']:.4g}  "
             f"{extras}  |g| {record['grad_norm']:.3g}  {record['seq_per_s']:.0f} seq/s")
 

@@ -18,13 +18,11 @@ import torch
 from ...checks import positive_int
 from ...gradients import NonFiniteGradientError
 from ...train import fit
+from ...train.fit import task_metrics
 from ...train.progress import RunProgress
 from .methods import get_method
 from .store import Store, cell_key
 from .tasks import build_task, check_task
-
-_SKIPPED_METRICS = ("step", "grad_norm", "seq_per_s", "wall_s", "lr")
-
 
 @dataclass(frozen=True)
 class Grid:
@@ -84,8 +82,15 @@ def run_cell(cell: dict) -> dict:
             "updates_to_success": solved_at,
             "sequences_to_success": None if solved_at is None else solved_at * config.batch_size,
             "batch_size": config.batch_size, "hidden": method.hidden,
-            "final": {k: _finite(v) for k, v in last.items() if k not in _SKIPPED_METRICS},
+            "final": {k: _finite(v) for k, v in _final(last).items()},
             "wall_s": round(time.perf_counter() - started, 3)}
+
+
+def _final(last: dict) -> dict:
+    """The last evaluation's losses and task metrics (empty when training diverged)."""
+    if not last:
+        return {}
+    return {"train_loss": last["train_loss"], "eval_loss": last["eval_loss"], **task_metrics(last)}
 
 
 def _finite(value):
