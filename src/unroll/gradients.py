@@ -2,13 +2,14 @@
 
 ``clip_grad_norm`` is Algorithm 1 of Pascanu, Mikolov & Bengio (2013); ``gradient_norms_through_time``
 shows vanishing or exploding gradients step by step; ``sequential_jacobian`` is Graves' input
-sensitivity d y_{t_out} / d x_t.
+sensitivity d y_{t_out} / d x_t; ``vanishing_gradient_regulariser`` is Pascanu et al.'s Omega.
 """
 import math
 import numbers
 
 import torch
 
+from .cells import activations
 from .checks import positive_number
 from .time import Trace
 
@@ -120,6 +121,37 @@ def input_sensitivity(jacobian: torch.Tensor) -> torch.Tensor:
         shape = tuple(jacobian.shape) if isinstance(jacobian, torch.Tensor) else type(jacobian).__name__
         raise ValueError(f"jacobian: expected a tensor shaped (O, T, I), got {shape}")
     return torch.linalg.vector_norm(jacobian, dim=(0, 2))
+
+
+def vanishing_gradient_regulariser(hidden: torch.Tensor, d_hidden: torch.Tensor, recurrent_weight: torch.Tensor,
+                                   activation) -> torch.Tensor:
+    """Omega of Pascanu, Mikolov & Bengio (2013) for h_t = f(W_hh h_{t-1} + W_ih x_t + b).
+
+    Omega = mean over sequences of sum_t (||dE/dh_{t+1} dh_{t+1}/dh_t|| / ||dE/dh_{t+1}|| - 1)^2: it is 0
+    when backpropagating one step keeps the error's norm, and grows as the error vanishes or explodes.
+    hidden: (T, B, H) the states h_1..h_T; d_hidden: (T, B, H) dE/dh_t through step t's output only (the
+    gradient autograd gives for the layer's output sequence); the total dE/dh_t through later steps is
+    backpropagated here. recurrent_weight: (H, H) W_hh; activation: f's name, or one name per unit.
+    As in the paper, dE/dh and f' are held constant: the result is differentiable through W_hh only.
+    Steps where dE/dh_{t+1} is exactly 0 (nothing to propagate yet) add nothing.
+    """
+    if hidden.dim() != 3 or d_hidden.shape != hidden.shape or recurrent_weight.shape != (hidden.shape[-1],) * 2:
+        raise ValueError(f"hidden, d_hidden, recurrent_weight: expected (T, B, H), (T, B, H), (H, H), got "
+                         f"{tuple(hidden.shape)}, {tuple(d_hidden.shape)}, {tuple(recurrent_weight.shape)}")
+    if hidden.shape[0] < 2:
+        return recurrent_weight.sum() * 0.0
+    names = (activation,) * hidden.shape[-1] if isinstance(activation, str) else tuple(activation)
+    with torch.no_grad():
+        slope = activations.derivative_per_unit(hidden, names)          # f'(a_t), through h_t
+        weight = recurrent_weight.detach()
+        total = list(d_hidden.unbind(0))                                 # dE/dh_t, all paths
+        for t in range(len(total) - 1, 0, -1):
+            total[t - 1] = total[t - 1] + (slope[t] * total[t]) @ weight
+        total = torch.stack(total[1:])                                   # dE/dh_{t+1}, t = 1..T-1
+        d_pre = slope[1:] * total                                        # dE/da_{t+1}
+        norm = torch.linalg.vector_norm(total, dim=-1)
+    ratio = torch.linalg.vector_norm(d_pre @ recurrent_weight, dim=-1) / norm.clamp_min(torch.finfo(norm.dtype).tiny)
+    return torch.where(norm > 0, (ratio - 1) ** 2, 0.0).sum(0).mean()
 
 
 def _one_sequence(x) -> torch.Tensor:

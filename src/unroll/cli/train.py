@@ -21,6 +21,7 @@ _FIT_HELP = {
     "lr_decay_every": "steps between decays of --lr-schedule step",
     "clip_norm": "clip the gradients' total norm to this (default: off)",
     "clip_value": "clip every gradient element to [-V, V] (default: off)",
+    "omega": "weight of Pascanu et al.'s vanishing-gradient regulariser (one-layer RNNs; default: off)",
     "tbptt": "truncated BPTT: every K1 steps backpropagate through the last K2 >= K1 (default: full BPTT)",
     "eval_every": "steps between evaluations (a metrics line; the early-stop check)",
     "eval_size": "held-out sequences per evaluation",

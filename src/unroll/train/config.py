@@ -17,6 +17,7 @@ class FitConfig:
     al. 2013, mu_t = min(1 - 2^(-1 - log2(floor(t/250) + 1)), momentum)). lr_schedule: "constant",
     "cosine" (to 0 at the last step) or "step" (x ``lr_decay`` every ``lr_decay_every`` steps).
     clip_norm / clip_value: gradient clipping by total norm (Pascanu et al. 2013) or per element.
+    omega: weight of Pascanu et al.'s vanishing-gradient regulariser (0: off; one-layer RNNs, full BPTT).
     tbptt: None for full BPTT, or [k1, k2] for truncated BPTT (k2 >= k1). eval_every: steps
     between evaluations (metrics line, early-stop check); eval_size: held-out sequences per
     evaluation. checkpoint_every: steps between checkpoints (0: only at the end); keep_last: how many.
@@ -34,6 +35,7 @@ class FitConfig:
     lr_decay_every: int = 1000
     clip_norm: float | None = None
     clip_value: float | None = None
+    omega: float = 0.0
     tbptt: list[int] | None = None
     eval_every: int = 100
     eval_size: int = 256
@@ -58,6 +60,10 @@ class FitConfig:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"{name}: expected a positive number or None, got {value!r}")
+        if not self.omega >= 0:
+            raise ValueError(f"omega: expected a number >= 0, got {self.omega!r}")
+        if self.omega and self.tbptt is not None:
+            raise ValueError("omega: the regulariser needs full BPTT; drop tbptt or set omega to 0")
         if self.tbptt is not None:
             if len(self.tbptt) != 2 or not all(isinstance(k, int) and k > 0 for k in self.tbptt) \
                     or self.tbptt[1] < self.tbptt[0]:

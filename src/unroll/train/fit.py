@@ -16,7 +16,8 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from ..data.task import Task, shard
-from ..gradients import clip_grad_norm, clip_grad_value
+from ..cells import FullyRecurrentCell
+from ..gradients import clip_grad_norm, clip_grad_value, vanishing_gradient_regulariser
 from ..optim import sutskever_momentum
 from ..time import truncated_bptt
 from . import distributed, state
@@ -85,6 +86,8 @@ def fit(model: torch.nn.Module, task: Task, config: FitConfig, *, out_dir=None, 
     out = None if out_dir is None else Path(out_dir)
     if out is not None and cluster.is_main:
         out.mkdir(parents=True, exist_ok=True)
+    if config.omega:
+        _check_omega(model, cluster.world)
     model.to(cluster.device)
     optimizer = make_optimizer(model.parameters(), config)
     scheduler = make_lr_schedule(optimizer, config)
@@ -177,6 +180,10 @@ def _train_on(trainer, task, x, y, optimizer, config) -> tuple[float, float]:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
+    if config.omega:
+        loss = _backward_with_omega(trainer, task, x, y, config.omega)
+        update()
+        return loss.item(), norms[-1]
     if config.tbptt is None:
         output, _ = trainer(x)
         loss = task.loss(output, y)
@@ -189,6 +196,24 @@ def _train_on(trainer, task, x, y, optimizer, config) -> tuple[float, float]:
     k1, k2 = config.tbptt
     losses, _ = truncated_bptt(trainer, x, y, task.loss, k1, k2, update=update)
     return statistics.fmean(losses), norms[-1]
+
+
+def _check_omega(model, world: int) -> None:
+    cells = getattr(getattr(model, "layer", None), "cells", [])
+    if world > 1 or len(cells) != 1 or not isinstance(cells[0], FullyRecurrentCell) or cells[0].output_units:
+        raise ValueError("omega: the regulariser needs a SequenceModel over a one-layer, one-direction RNN "
+                         "whose outputs are all its units, trained in one process")
+
+
+def _backward_with_omega(model, task, x, y, weight: float) -> torch.Tensor:
+    """Backpropagate the task's loss + ``weight`` x Omega (Pascanu et al. 2013); returns the task's loss."""
+    output, _, hidden = model(x, return_hidden=True)
+    loss = task.loss(output, y)
+    d_hidden, = torch.autograd.grad(loss, hidden, retain_graph=True)
+    cell = model.layer.cells[0]
+    omega = vanishing_gradient_regulariser(hidden, d_hidden, cell.recurrent_weight(), cell.activation)
+    (loss + weight * omega).backward()
+    return loss
 
 
 def _evaluate(model, task, x, y, step, since, grad_norm, speed, wall, lr) -> dict:

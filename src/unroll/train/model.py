@@ -10,7 +10,8 @@ KINDS = ("lstm", "rnn")
 class SequenceModel(nn.Module):
     """``layer`` (an unroll LSTM, RNN or FullyRecurrent) followed by a linear readout per step.
 
-    forward(x (T, B, I), state=None) -> (y (T, B, output_size), final state).
+    forward(x (T, B, I), state=None) -> (y (T, B, output_size), final state); with ``return_hidden``
+    also the layer's output sequence h (T, B, D * H) that the readout reads.
     """
 
     def __init__(self, layer: nn.Module, output_size: int):
@@ -19,9 +20,9 @@ class SequenceModel(nn.Module):
         self.readout = nn.Linear(layer.cells[-1].output_size * layer.num_directions, output_size,
                                  dtype=layer.cells[0].weight_ih.dtype)
 
-    def forward(self, x: torch.Tensor, state=None):
+    def forward(self, x: torch.Tensor, state=None, *, return_hidden: bool = False):
         h, state = self.layer(x, state)
-        return self.readout(h), state
+        return (self.readout(h), state, h) if return_hidden else (self.readout(h), state)
 
 
 def build_model(kind: str, input_size: int, output_size: int, hidden_size: int = 32,
