@@ -27,6 +27,9 @@ def add(commands) -> None:
                    help=f"most updates per cell (default: {BUDGET:,}; --quick: {QUICK['budget']})")
     q.add_argument("--eval-every", type=positive_int, metavar="N", help="updates between success checks")
     q.add_argument("--eval-size", type=positive_int, metavar="N", help="held-out sequences per check")
+    q.add_argument("--keep-training", action="store_true", default=None,
+                   help="spend the whole budget even once solved, to compare the final error with papers that "
+                        "report it after a fixed number of updates (Sutskever et al. 2013, Table 5)")
     q.add_argument("--workers", type=positive_int, metavar="N", help="worker processes (default: CPUs)")
     q.add_argument("--out", metavar="DIR", default="out/longlag", help="output directory (default: %(default)s)")
     q.add_argument("--quick", action="store_true",
@@ -54,7 +57,7 @@ def _run_longlag(args) -> int:
         raise ValueError(f"device: the long-lag benchmark runs on the CPU, got {args.device!r}")
     grid = default_grid(args.quick, tasks=args.tasks, lengths=args.lengths, methods=args.methods,
                         seeds=args.seeds, budget=args.budget, eval_every=args.eval_every,
-                        eval_size=args.eval_size, first_seed=args.seed)
+                        eval_size=args.eval_size, first_seed=args.seed, keep_training=args.keep_training)
     grid.check()
     table = run_longlag(args.out, grid, workers=args.workers, quiet=args.quiet)
     if not args.quiet:

@@ -1,8 +1,9 @@
 """Run the benchmark's grid (tasks x lengths x methods x seeds) in worker processes, one store line per cell.
 
-Every cell trains a fresh model with ``fit(stop_when_solved=True)``, evaluated on a held-out set every
-``eval_every`` updates, for at most ``budget`` updates; it records whether the task's ``solved()`` held
-and after how many updates and sequences. Cells already in the store are skipped.
+Every cell trains a fresh model with ``fit``, evaluated on a held-out set every ``eval_every`` updates, for
+at most ``budget`` updates (stopping once the task's ``solved()`` holds, unless ``keep_training``); it
+records whether and after how many updates and sequences the criterion first held, and the last
+evaluation. Cells already in the store are skipped.
 """
 import itertools
 import math
@@ -27,7 +28,9 @@ from .tasks import build_task, check_task
 @dataclass(frozen=True)
 class Grid:
     """What to run: names, lengths, the number of seeds (seeds first_seed, first_seed + 1, ...), the update
-    budget per cell, and the evaluation (every ``eval_every`` updates, on ``eval_size`` held-out sequences)."""
+    budget per cell, and the evaluation (every ``eval_every`` updates, on ``eval_size`` held-out sequences).
+    keep_training: spend the whole budget even after the criterion holds, for papers that report the error
+    after a fixed number of updates (Sutskever et al. 2013, Table 5)."""
     tasks: tuple
     lengths: tuple
     methods: tuple
@@ -36,6 +39,7 @@ class Grid:
     eval_every: int = 100
     eval_size: int = 1000
     first_seed: int = 0
+    keep_training: bool = False
 
     def check(self) -> None:
         """ValueErrors for unknown or missing names and bad sizes, before anything runs."""
@@ -59,7 +63,7 @@ class Grid:
     def cells(self) -> list[dict]:
         seeds = range(self.first_seed, self.first_seed + self.seeds)
         return [{"task": t, "length": T, "method": m, "seed": s, "budget": self.budget,
-                 "eval_every": self.eval_every, "eval_size": self.eval_size}
+                 "eval_every": self.eval_every, "eval_size": self.eval_size, "keep_training": self.keep_training}
                 for t, T, m, s in itertools.product(self.tasks, self.lengths, self.methods, seeds)]
 
 
@@ -69,14 +73,14 @@ def run_cell(cell: dict) -> dict:
     started = time.perf_counter()
     task, method = build_task(cell["task"], cell["length"]), get_method(cell["method"])
     config = method.config(steps=cell["budget"], seed=cell["seed"], eval_every=cell["eval_every"],
-                           eval_size=cell["eval_size"])
+                           eval_size=cell["eval_size"], stop_when_solved=not cell.get("keep_training"))
     model = method.build(task, cell["seed"])
     try:
         result = fit(model, task, config, quiet=True)
     except NonFiniteGradientError:
         result = None
     last = result.history[-1] if result and result.history else {}
-    solved_at = result.solved_at if result else None
+    solved_at = next((r["step"] for r in result.history if task.solved(r)), None) if result else None
     return {**cell, "solved": solved_at is not None, "diverged": result is None,
             "updates": result.steps if result else None,
             "updates_to_success": solved_at,

@@ -1,6 +1,6 @@
 """The benchmark's store: one JSON line per finished cell, appended durably, read back to skip finished cells.
 
-A cell is (task, length, method, seed, budget). Each line is written whole, flushed and fsynced before
+A cell is (task, length, method, seed, budget, keep_training). Each line is written whole, flushed and fsynced before
 the next cell is recorded, so a killed run loses only the cells in flight. A truncated last line (a kill
 in the middle of a write) is cut off and reported when the store is opened; any other unreadable line
 is an error.
@@ -13,8 +13,8 @@ KEY = ("task", "length", "method", "seed", "budget")
 
 
 def cell_key(record: dict) -> tuple:
-    """The identity of a cell: its (task, length, method, seed, budget)."""
-    return tuple(record[k] for k in KEY)
+    """The identity of a cell: its (task, length, method, seed, budget, keep_training)."""
+    return tuple(record[k] for k in KEY) + (bool(record.get("keep_training")),)
 
 
 class Store:

@@ -7,12 +7,13 @@ from ...atomic import atomic_write
 from ...report.figures import new_figure, save
 
 COLUMNS = ("task", "T", "method", "solved", "success", "median updates", "median sequences",
-           "median wall s", "published")
+           "final error", "median wall s", "published")
 
 
 def summarise(records: list[dict], published: list[dict] = ()) -> list[dict]:
     """One row per (task, length, method), in first-seen order: seeds, solved, diverged, success rate, median
-    updates and sequences to success (over solved seeds; None if none), median and total wall seconds, and the
+    updates and sequences to success (over solved seeds; None if none), the median fraction of held-out
+    sequences wrong at the last evaluation (None for tasks without one), median and total wall seconds, and the
     papers' figures for the same task variant and length, or for the variant with no length (``published``)."""
     groups: dict[tuple, list[dict]] = {}
     for r in records:
@@ -26,6 +27,8 @@ def summarise(records: list[dict], published: list[dict] = ()) -> list[dict]:
             "success_rate": len(solved) / len(runs), "budget": runs[0]["budget"],
             "median_updates_to_success": _median(r["updates_to_success"] for r in solved),
             "median_sequences_to_success": _median(r["sequences_to_success"] for r in solved),
+            "median_final_error": _median(r["final"]["error_rate"] for r in runs
+                                          if r.get("final", {}).get("error_rate") is not None),
             "median_wall_s": _median(r["wall_s"] for r in runs), "wall_s": round(sum(r["wall_s"] for r in runs), 2),
             "published": [p for p in published if p.get("task") == task and p.get("length") in (T, None)],
         })
@@ -45,6 +48,10 @@ def _number(value) -> str:
     return f"{int(value):,}"
 
 
+def _error(value) -> str:
+    return "-" if value is None else f"{value:.2g}"
+
+
 def _published_cell(entries: list[dict]) -> str:
     return "; ".join(f"{p.get('method', '?')}: {p.get('figure')} {p.get('unit', '')}".rstrip()
                      + (f" ({p['source']})" if p.get("source") else "") for p in entries) or "-"
@@ -61,6 +68,7 @@ def markdown(rows: list[dict]) -> str:
         solved = f"{row['solved']}/{row['seeds']}" + (f" ({row['diverged']} diverged)" if row["diverged"] else "")
         cells = (row["task"], str(row["length"]), row["method"], solved, f"{row['success_rate']:.0%}",
                  _number(row["median_updates_to_success"]), _number(row["median_sequences_to_success"]),
+                 _error(row["median_final_error"]),
                  _number(row["median_wall_s"]), paper)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
