@@ -129,3 +129,16 @@ def test_missing_methods_name_the_missing_piece(tmp_path, capsys, name):
 
 def test_store_key_is_the_cell_and_its_budget():
     assert KEY == ("task", "length", "method", "seed", "budget")
+
+
+def test_keep_training_spends_the_budget_and_records_when_it_was_first_solved(tmp_path):
+    grid = Grid(tasks=("temporal-order-2bit-1997",), lengths=(12,), methods=("lstm-adam",), seeds=1, budget=300,
+                eval_every=20, eval_size=200)
+    path = tmp_path / "store.jsonl"
+    stopped, = run_grid(grid, path, workers=1, quiet=True)
+    kept, = run_grid(Grid(**{**grid.__dict__, "keep_training": True}), path, workers=1, quiet=True)
+    assert stopped["solved"] and stopped["updates"] == stopped["updates_to_success"] < 300
+    assert kept["solved"] and kept["updates"] == 300
+    assert kept["updates_to_success"] == stopped["updates_to_success"]   # same seed, same batches
+    assert kept["final"]["error_rate"] <= 0.01
+    assert len(Store(path).records) == 2                                 # two cells, not one run twice
