@@ -99,7 +99,7 @@ def martens_sparse(hidden: int, incoming: int = 15, input_std: float = 0.25):
 
 
 PASCANU = "Pascanu, Mikolov & Bengio 2013"
-HF = {"optimizer": "hessian-free", "lr": 1.0, "batch_size": 500, "hf_curvature_batch": 100, "hf_cg_iters": 50,
+HF = {"optimizer": "hessian-free", "lr": 1.0, "batch_size": 1000, "hf_curvature_batch": 100, "hf_cg_iters": 40,
       "hf_damping": 0.01, "hf_structural": 1 / 30, "weight_decay": 2e-5}
 SMART_TANH = echo_state(50, input_std=0.01, radius=0.95, output_std=0.01)
 OMEGA = 4.0   # the regulariser's weight in Pascanu et al. 2013
@@ -128,8 +128,8 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            "negative input-gate biases"),
     Method("tanh-hf", martens_sparse(100), HF, 100, "Martens & Sutskever 2011",
            "100 tanh units, sparse init (15 weights per unit / sqrt 15, W_in 0.25 N(0, 1)), L2 2e-5, structural "
-           "damping mu = 1/30, lambda0 0.01; CPU-sized: gradient batch 500 (not 1000 x up to 10), curvature batch "
-           "100 (not 1000), at most 50 CG steps (not 300), no CG preconditioner, squared distance on the hidden "
+           "damping mu = 1/30, lambda0 0.01; CPU-sized: gradient batch 1000 (not up to 10 x 1000), curvature "
+           "batch 100 (not 1000), at most 40 CG steps (not 300), no CG preconditioner, squared distance on the hidden "
            "states for the structural penalty"),
 )}
 

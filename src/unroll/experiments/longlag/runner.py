@@ -107,10 +107,12 @@ def _start_worker() -> None:
     torch.set_num_threads(1)
 
 
-def run_grid(grid: Grid, store_path, *, workers: int | None = None, quiet: bool = False) -> list[dict]:
+def run_grid(grid: Grid, store_path, *, workers: int | None = None, quiet: bool = False,
+             progress=None) -> list[dict]:
     """Run every cell of ``grid`` not yet in the store at ``store_path`` and return the grid's records.
 
     workers: processes (spawned; one torch thread each); 1 runs the cells in this process.
+    progress: called with the fraction of cells finished after each one.
     """
     grid.check()
     workers = workers or os.cpu_count() or 1
@@ -121,15 +123,17 @@ def run_grid(grid: Grid, store_path, *, workers: int | None = None, quiet: bool 
     cells = grid.cells()
     done = store.finished()
     todo = [c for c in cells if cell_key(c) not in done]
-    progress = RunProgress(len(cells), len(cells) - len(todo), quiet, label="cells")
+    bar = RunProgress(len(cells), len(cells) - len(todo), quiet, label="cells")
     count = len(cells) - len(todo)
 
     def finish(record):
         nonlocal count
         store.append(record)
         count += 1
-        progress.step(count)
-        progress.report(_line(record, count, len(cells)))
+        bar.step(count)
+        bar.report(_line(record, count, len(cells)))
+        if progress:
+            progress(count / len(cells))
 
     try:
         if workers == 1 or len(todo) <= 1:
@@ -153,7 +157,7 @@ def run_grid(grid: Grid, store_path, *, workers: int | None = None, quiet: bool 
                         future.cancel()
                     raise
     finally:
-        progress.close()
+        bar.close()
     by_key = {cell_key(r): r for r in store.records}
     return [by_key[cell_key(c)] for c in cells]
 
