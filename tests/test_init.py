@@ -80,3 +80,12 @@ def test_rejected_arguments_leave_the_weights_untouched():
     with pytest.raises(ValueError):
         sparse_(w, 2, radius=-1.0)
     assert torch.equal(w, before)
+
+
+@pytest.mark.parametrize("layout", ["dense", "csr", "coo"])
+def test_spectral_radius_of_a_large_sparse_matrix_comes_from_arpack_and_matches_all_eigenvalues(layout):
+    w = sparse_(torch.empty(300, 300, dtype=torch.float64), 6, radius=0.95, generator=_gen(3))
+    exact = float(torch.linalg.eigvals(w).abs().max())
+    given = {"dense": w, "csr": w.to_sparse_csr(), "coo": w.to_sparse()}[layout]
+    assert exact == pytest.approx(0.95, rel=1e-9)
+    assert spectral_radius(given) == pytest.approx(exact, rel=1e-8)

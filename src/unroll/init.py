@@ -5,19 +5,49 @@
 each unit gets exactly ``incoming`` Gaussian incoming weights (they used 15), then the matrix is
 scaled to a spectral radius (they used 1.1); ``orthogonal_`` draws a (scaled) orthogonal matrix;
 ``identity_`` is the IRNN initialisation of Le, Jaitly & Hinton (2015).
+The spectral radius of a matrix larger than ``DENSE_EIGVALS_UP_TO`` comes from ARPACK (the few
+eigenvalues of largest modulus, by Arnoldi iteration on the nonzeros) rather than all N eigenvalues.
 Weights are (rows: receiving unit, columns: sending unit), as in ``weight_hh``.
 """
 import numbers
 
+import numpy as np
+import scipy.sparse
+import scipy.sparse.linalg
 import torch
 
 from .checks import positive_number
 
 
+DENSE_EIGVALS_UP_TO = 256    # larger matrices: ARPACK
+ARPACK_TOLERANCE = 1e-10
+
+
 def spectral_radius(w: torch.Tensor) -> float:
-    """The largest |eigenvalue| of a square matrix w (N, N), computed in float64."""
-    _square("w", w)
-    return float(torch.linalg.eigvals(w.detach().to(torch.float64)).abs().max())
+    """The largest |eigenvalue| of a square matrix w (N, N), dense or sparse (COO/CSR), in float64:
+    all eigenvalues up to N = DENSE_EIGVALS_UP_TO, ARPACK (relative tolerance 1e-10) beyond."""
+    if isinstance(w, torch.Tensor) and w.layout != torch.strided:
+        w = w.to_sparse_coo().coalesce()
+        _square("w", w)
+        indices = w.indices().cpu().numpy()
+        matrix = scipy.sparse.csr_matrix((w.values().detach().cpu().to(torch.float64).numpy(), indices),
+                                         shape=tuple(w.shape))
+    else:
+        _square("w", w)
+        if w.shape[0] <= DENSE_EIGVALS_UP_TO:
+            return float(torch.linalg.eigvals(w.detach().cpu().to(torch.float64)).abs().max())
+        matrix = scipy.sparse.csr_matrix(w.detach().cpu().to(torch.float64).numpy())
+    if matrix.nnz == 0:
+        return 0.0
+    if matrix.shape[0] <= DENSE_EIGVALS_UP_TO:
+        return float(np.abs(np.linalg.eigvals(matrix.toarray())).max())
+    start = np.random.default_rng(0).standard_normal(matrix.shape[0])    # fixed: reproducible
+    try:
+        values = scipy.sparse.linalg.eigs(matrix, k=1, which="LM", v0=start, ncv=min(matrix.shape[0], 40),
+                                          tol=ARPACK_TOLERANCE, return_eigenvectors=False)
+    except scipy.sparse.linalg.ArpackNoConvergence:     # e.g. many eigenvalues of equal modulus
+        values = np.linalg.eigvals(matrix.toarray())
+    return float(np.abs(values).max())
 
 
 @torch.no_grad()
@@ -77,7 +107,7 @@ def identity_(w: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
 
 
 def _matrix(name: str, w) -> None:
-    if not isinstance(w, torch.Tensor) or not w.is_floating_point():
+    if not isinstance(w, torch.Tensor) or not w.dtype.is_floating_point:
         kind = f"dtype {w.dtype}" if isinstance(w, torch.Tensor) else type(w).__name__
         raise TypeError(f"{name}: expected a real floating-point tensor, got {kind}")
     if w.dim() != 2 or w.numel() == 0:
