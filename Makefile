@@ -33,7 +33,7 @@ $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install $(TORCH)
-	$(PIP) install -e '.[test]'
+	$(PIP) install -e '.[test,bench]'
 	touch $@
 
 # The C++ time loops are optional: without them unroll runs the same recurrences in plain torch.

@@ -12,11 +12,11 @@ import sys
 from .. import __version__
 from ..config_file import ConfigError, load_config
 from ..gradients import NonFiniteGradientError
-from . import bench, demo, tour, train
+from . import bench, compress, demo, ink, recognize, tour, train
 from .options import GLOBALS, Parser, add_global_options
 
 ERRORS = (ValueError, TypeError, OSError, NonFiniteGradientError)   # CheckpointError is a ValueError
-COMMANDS = (tour.add, demo.add, train.add, bench.add)
+COMMANDS = (tour.add, demo.add, train.add, bench.add, compress.add, recognize.add, ink.add)
 _NOT_IN_CONFIG = {"help", "config", "debug"}
 
 

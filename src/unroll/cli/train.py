@@ -5,13 +5,14 @@ import types
 import typing
 from dataclasses import fields
 
+from . import train_handwriting
 from .options import int_pair, positive_int
 
 # Help for FitConfig's fields; a field missing here still gets a flag.
 _FIT_HELP = {
     "steps": "training batches",
     "batch_size": "sequences per batch (all ranks together under torchrun)",
-    "optimizer": "sgd, momentum (classical), nesterov, adam or rmsprop",
+    "optimizer": "sgd, momentum (classical), nesterov, adam, rmsprop or hessian-free (Martens 2010)",
     "lr": "learning rate",
     "momentum": "momentum of --optimizer momentum/nesterov; the cap of --momentum-schedule",
     "momentum_schedule": "raise the momentum during training as Sutskever et al. 2013, up to --momentum",
@@ -22,6 +23,10 @@ _FIT_HELP = {
     "clip_norm": "clip the gradients' total norm to this (default: off)",
     "clip_value": "clip every gradient element to [-V, V] (default: off)",
     "omega": "weight of Pascanu et al.'s vanishing-gradient regulariser (one-layer RNNs; default: off)",
+    "hf_curvature_batch": "hessian-free: sequences in the separate curvature minibatch",
+    "hf_cg_iters": "hessian-free: most conjugate-gradient steps per update",
+    "hf_damping": "hessian-free: initial Levenberg-Marquardt damping lambda",
+    "hf_structural": "hessian-free: structural damping mu (the hidden-state penalty weighs mu x lambda; 0: off)",
     "tbptt": "truncated BPTT: every K1 steps backpropagate through the last K2 >= K1 (default: full BPTT)",
     "eval_every": "steps between evaluations (a metrics line; the early-stop check)",
     "eval_size": "held-out sequences per evaluation",
@@ -92,6 +97,7 @@ def add(commands) -> None:
     out.add_argument("--resume", action="store_true",
                      help="continue from the newest checkpoint in --out (a fresh start if there is none)")
     p.set_defaults(run=_run_train)
+    train_handwriting.add(p)
 
 
 def _run_train(args) -> int:

@@ -1,0 +1,109 @@
+"""Online handwriting recognition on UNIPEN writers held out from training: accuracy, speed, training time.
+
+Reads the test split's words (writers never seen in training; see unroll.handwriting.corpus), then reports
+character error rate (CER) and word accuracy for each decoder, and recognition speed on one CPU thread for the
+whole pipeline (normalise, resample, features, BLSTM, decode) with ratios against best-path decoding measured in
+the same run. Training time comes from the model's own record.
+
+    python benchmarks/handwriting.py [--data ../shared/data/unipen] [--model DIR] [--speed-words 200] [--limit N]
+                                     [--json out/handwriting-bench.json]
+"""
+import argparse
+import json
+import statistics
+import time
+from collections import Counter
+from pathlib import Path
+
+import torch
+
+from unroll import ctc
+from unroll.handwriting.corpus import labelled_words
+from unroll.handwriting.evaluate import log_probs_of, readings
+from unroll.handwriting.lexicon import choose_word
+from unroll.handwriting.recognize import Recognizer
+from unroll.handwriting.shipped import MODEL_DIR
+
+GRAVES_2009 = "Graves et al. 2009, IAM-OnDB lines, BLSTM-CTC + dictionary + bigram LM: 79.7% word accuracy"
+
+
+def speed(recognizer, inks, decode) -> float:
+    """Words per second for the whole pipeline on ``inks`` (median of 3 passes)."""
+    rates = []
+    for _ in range(3):
+        t = time.perf_counter()
+        for ink in inks:
+            lp = recognizer.log_probs([ink])[0]
+            decode(lp)
+        rates.append(len(inks) / (time.perf_counter() - t))
+    return statistics.median(rates)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default="../shared/data/unipen")
+    p.add_argument("--model", default=str(MODEL_DIR))
+    p.add_argument("--speed-words", type=int, default=200)
+    p.add_argument("--limit", type=int, help="score only the first N test words (default: all)")
+    p.add_argument("--json", default="out/handwriting-bench.json")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    rec = Recognizer(Path(args.model))
+    skipped = {}
+    words = list(labelled_words(args.data, rec.alphabet, rec.meta["spacing"], skipped, log=lambda s: None,
+                                split="test"))
+    inks, feats, writers = zip(*words[:args.limit])
+    labels = [w.label for w in inks]
+    print(f"test split: {len(labels)} words by {len(set(writers))} held-out writers "
+          f"({', '.join(f'{k}: {v}' for k, v in skipped.items() if v)} left out)")
+    read = readings(log_probs_of(rec.model, list(feats)), rec.alphabet, rec.lexicon, rec.beam)
+    w, m = rec.prior_weight, rec.fallback_margin
+    hyps = {"best path, no lexicon": [r["best_path"] for r in read],
+            "prefix beam, no lexicon": [r["open"][0] for r in read],
+            "default lexicon (wordfreq en)": [choose_word(r["open"], r["candidates"], w, m) for r in read]}
+    english = [i for i, k in enumerate(writers) if not k.startswith("sie/")]
+    in_lexicon = [i for i, t in enumerate(labels) if t in rec.lexicon]
+    results = {"words": len(labels), "writers": len(set(writers)), "skipped": skipped,
+               "lexicon_coverage": len(in_lexicon) / len(labels), "decoding": {"prior_weight": w, "fallback_margin": m},
+               "rows": {}}
+    print(f"lexicon: {len(rec.lexicon)} words; {100 * results['lexicon_coverage']:.1f}% of test words are in it")
+    print(f"{'decoder':32s} {'CER':>7s} {'word acc':>9s} {'(English srcs)':>15s} {'(in-lexicon)':>13s}")
+    for name, h in hyps.items():
+        row = {"cer": ctc.character_error_rate(h, labels), "word_accuracy": ctc.word_accuracy(h, labels),
+               "word_accuracy_english_sources": ctc.word_accuracy([h[i] for i in english], [labels[i] for i in english]),
+               "word_accuracy_in_lexicon": ctc.word_accuracy([h[i] for i in in_lexicon], [labels[i] for i in in_lexicon])}
+        results["rows"][name] = row
+        print(f"{name:32s} {100 * row['cer']:6.2f}% {100 * row['word_accuracy']:8.2f}% "
+              f"{100 * row['word_accuracy_english_sources']:14.2f}% {100 * row['word_accuracy_in_lexicon']:12.2f}%")
+    by_source = Counter(k.split("/")[0] for k in writers)
+    lex = hyps["default lexicon (wordfreq en)"]
+    results["by_source"] = {s: {"words": n, "word_accuracy": ctc.word_accuracy(
+        [lex[i] for i, k in enumerate(writers) if k.startswith(s + "/")],
+        [labels[i] for i, k in enumerate(writers) if k.startswith(s + "/")])} for s, n in sorted(by_source.items())}
+    print("word accuracy with lexicon by source: " + ", ".join(
+        f"{s} {100 * v['word_accuracy']:.0f}% ({v['words']})" for s, v in results["by_source"].items()))
+    sample = list(inks[:args.speed_words])
+    from unroll.handwriting.lexicon import decode_word
+    decoders = {"best path": lambda lp: ctc.best_path(lp),
+                "prefix beam": lambda lp: decode_word(lp, rec.alphabet, None, rec.beam),
+                "lexicon": lambda lp: decode_word(lp, rec.alphabet, rec.lexicon, rec.beam, w, m)}
+    rates = {name: speed(rec, sample, fn) for name, fn in decoders.items()}
+    results["words_per_second_one_thread"] = rates
+    print(f"speed, one CPU thread, {len(sample)} words, whole pipeline (median of 3):")
+    for name, r in rates.items():
+        print(f"  {name:12s} {r:8.1f} words/s   x{r / rates['best path']:.3f} of best path")
+    training = rec.meta.get("training", {})
+    results["training_seconds"] = training.get("seconds")
+    if training.get("seconds"):
+        print(f"training: {training['seconds'] / 60:.1f} min, {training['config']['steps']} steps, "
+              f"{training.get('train_words')} words by {training.get('train_writers')} writers")
+    print(f"reference: {GRAVES_2009}")
+    results["wall_seconds"] = time.perf_counter() - started
+    print(f"benchmark wall time {results['wall_seconds']:.0f} s")
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""unroll recognize: read handwritten words from an InkML, UNIPEN or JSON ink file with the shipped model."""
+import sys
+from pathlib import Path
+
+
+def add(commands) -> None:
+    p = commands.add_parser(
+        "recognize", help="read handwritten words from an ink file (InkML, UNIPEN or JSON)",
+        description="Print the words the shipped BLSTM/CTC recogniser reads in FILE, one per line in segment "
+                    "order (UNIPEN .SEGMENT WORD entries, InkML trace groups, JSON words); nothing else goes "
+                    "to stdout. Decoding is constrained to an English lexicon with word-frequency priors, "
+                    "falling back to the open-vocabulary reading when no lexicon word fits.")
+    p.add_argument("file", metavar="FILE", help="ink file, or - for stdin")
+    p.add_argument("--lexicon", metavar="FILE", help="word list (one 'word [frequency]' per line, .gz allowed) "
+                                                     "instead of the shipped English lexicon")
+    p.add_argument("--no-lexicon", action="store_true", help="open-vocabulary decoding (prefix beam search)")
+    p.add_argument("--score", action="store_true",
+                   help="print character error rate and word accuracy against the file's own labels on stderr")
+    p.add_argument("--include-dir", metavar="DIR", help="UNIPEN include folder (default: found walking up)")
+    p.add_argument("--model", metavar="DIR", help="a model folder written by 'unroll train handwriting' "
+                                                  "(default: the shipped model)")
+    p.add_argument("--explain", action="store_true",
+                   help="draw the first word's CTC spikes, memory cells, trajectory and input sensitivity to -o")
+    p.add_argument("-o", "--output", metavar="PNG", help="where --explain draws (required with --explain)")
+    p.set_defaults(run=_run)
+
+
+def read_document(name: str, include_dir=None):
+    """The ink document in file ``name`` (or stdin for '-')."""
+    from ..data.ink import parse_ink, read_ink
+
+    if name == "-":
+        return parse_ink(sys.stdin.read(), "<stdin>", include_dir)
+    return read_ink(name, include_dir)
+
+
+def _run(args) -> int:
+    from .. import ctc
+    from ..handwriting.recognize import Recognizer
+    from ..handwriting.shipped import MODEL_DIR
+
+    if args.lexicon and args.no_lexicon:
+        raise ValueError("lexicon: give --lexicon FILE or --no-lexicon, not both")
+    if args.explain and not args.output:
+        raise ValueError("output: --explain needs -o FILE.png")
+    doc = read_document(args.file, args.include_dir)
+    lexicon = None if args.no_lexicon else (args.lexicon or "default")
+    recognizer = Recognizer(Path(args.model) if args.model else MODEL_DIR, lexicon=lexicon)
+    words = recognizer.read_words(doc.words)
+    for w in words:
+        print(w)
+    sys.stdout.flush()
+    if args.score:
+        labelled = [(h, w.label) for h, w in zip(words, doc.words) if w.label]
+        if not labelled:
+            raise ValueError(f"score: {args.file} has no labelled words to score against")
+        hyp, ref = zip(*labelled)
+        print(f"character error rate {ctc.character_error_rate(hyp, ref):.4f}, word accuracy "
+              f"{ctc.word_accuracy(hyp, ref):.4f} ({len(ref)} labelled words)", file=sys.stderr)
+    if args.explain:
+        from ..handwriting.explain import explain_figure
+        explain_figure(recognizer, doc.words[0], args.output)
+    return 0

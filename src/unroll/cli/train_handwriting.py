@@ -1,0 +1,46 @@
+"""unroll train handwriting: train the BLSTM/CTC ink recogniser on UNIPEN (reproduces the shipped model)."""
+from dataclasses import fields
+
+from .options import add_global_options, positive_int
+
+
+def add(train_parser) -> None:
+    """Give ``unroll train`` its optional ``handwriting`` subcommand."""
+    from ..handwriting.train import HandwritingConfig
+
+    sub = train_parser.add_subparsers(title="applications", dest="application", metavar="handwriting",
+                                      required=False)
+    p = sub.add_parser(
+        "handwriting", help="train the online handwriting recogniser (BLSTM + CTC) on UNIPEN words",
+        description="Train the recogniser on UNIPEN category 6 words, split by writer; checkpoints go to --out "
+                    "and a rerun resumes the newest. The defaults reproduce the shipped model; --export writes "
+                    "the trained model folder that 'unroll recognize --model' reads.")
+    types = {int: positive_int, float: float, str: str}
+    for f in fields(HandwritingConfig):
+        if f.name == "seed":
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in (bool, "bool"):
+            p.add_argument(flag, action="store_true", default=f.default, help=f"{f.name} (default: off)")
+        else:
+            kind = {"int": int, "float": float, "str": str}.get(f.type, f.type)
+            p.add_argument(flag, type=types[kind], default=f.default, metavar="X",
+                           help=f"{f.name.replace('_', ' ')} (default: %(default)s)")
+    p.add_argument("--out", metavar="DIR", default="out/handwriting",
+                   help="checkpoints and the featurised-corpus cache (default: %(default)s)")
+    p.add_argument("--export", metavar="DIR", help="write the final model here (recognizer.safetensors/.json)")
+    p.set_defaults(run=_run)
+    add_global_options(p)
+
+
+def _run(args) -> int:
+    from ..handwriting.train import HandwritingConfig, train_handwriting
+
+    names = [f.name for f in fields(HandwritingConfig) if f.name != "seed"]
+    config = HandwritingConfig(**{n: getattr(args, n) for n in names},
+                               **({} if args.seed is None else {"seed": args.seed}))
+    record = train_handwriting(config, args.out, export=args.export, quiet=args.quiet)
+    print(f"trained {config.steps} steps; validation CER {record.get('val_cer', float('nan')):.4f}, "
+          f"word accuracy {record.get('val_word_accuracy', float('nan')):.4f}"
+          + (f"; model in {args.export}" if args.export else ""), flush=True)
+    return 0

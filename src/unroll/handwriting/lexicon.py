@@ -1,0 +1,141 @@
+"""Word lexicons with frequency priors, and CTC decoding constrained to them.
+
+A lexicon holds lowercase words with relative frequencies; a word may be read as written in lowercase, with a
+capital first letter, or in capitals. ``decode_word`` runs a prefix beam search whose prefixes must stay on the
+lexicon's trie, scores each complete word by log P(word | ink) + ``prior_weight`` x log frequency, and falls
+back to the open-vocabulary reading when no lexicon word comes within ``fallback_margin`` nats of it.
+"""
+import gzip
+import math
+from pathlib import Path
+
+from .. import ctc
+from .alphabet import Alphabet
+
+DEFAULT_LEXICON = Path(__file__).parent / "trained" / "lexicon-en.tsv.gz"
+_END = "$"
+
+
+# How a word may be cased: lowercase, Capitalised or UPPERCASE. State after a prefix -> next state by the case
+# of the next letter (None: not allowed).
+_CASE = {"empty": {False: "lower", True: "first"}, "lower": {False: "lower", True: None},
+         "first": {False: "capitalised", True: "upper"}, "upper": {False: None, True: "upper"},
+         "capitalised": {False: "capitalised", True: None}}
+
+
+class Lexicon:
+    """Lowercase words -> log relative frequency (natural log, summing to one over the lexicon)."""
+
+    def __init__(self, frequencies: dict):
+        if not frequencies:
+            raise ValueError("frequencies: expected at least one word")
+        merged = {}
+        for word, f in frequencies.items():
+            if not isinstance(word, str) or not word:
+                raise ValueError(f"frequencies: expected non-empty str words, got {word!r}")
+            if not f > 0:
+                raise ValueError(f"frequencies: expected a positive frequency for {word!r}, got {f!r}")
+            merged[word.lower()] = merged.get(word.lower(), 0.0) + float(f)
+        total = sum(merged.values())
+        self.log_prior = {w: math.log(f / total) for w, f in merged.items()}
+        self.trie = {}
+        for word, lp in self.log_prior.items():
+            node = self.trie
+            for c in word:
+                node = node.setdefault(c, {})
+            node[_END] = lp
+
+    def __len__(self) -> int:
+        return len(self.log_prior)
+
+    def __contains__(self, word: str) -> bool:
+        return word.lower() in self.log_prior
+
+    @classmethod
+    def read(cls, path) -> "Lexicon":
+        """A text file (optionally .gz) of ``word`` or ``word<TAB>frequency`` lines (frequency 1 if absent)."""
+        path = Path(path)
+        opener = gzip.open if path.suffix == ".gz" else open
+        freqs = {}
+        try:
+            with opener(path, "rt", encoding="utf-8") as f:
+                for number, line in enumerate(f, 1):
+                    parts = line.split()
+                    if not parts:
+                        continue
+                    try:
+                        freq = float(parts[1]) if len(parts) > 1 else 1.0
+                    except ValueError:
+                        raise ValueError(f"{path}:{number}: expected 'word [frequency]', got {line.strip()!r}") from None
+                    freqs[parts[0]] = freqs.get(parts[0], 0.0) + freq
+        except FileNotFoundError:
+            raise ValueError(f"lexicon: {path} does not exist") from None
+        return cls(freqs)
+
+    def node(self, text: str):
+        node = self.trie
+        for c in text.lower():
+            node = node.get(c)
+            if node is None:
+                return None
+        return node
+
+
+def build_english_lexicon(path, size: int = 50000, alphabet: Alphabet | None = None) -> int:
+    """Write the ``size`` most frequent English words of wordfreq that the alphabet spells, with their
+    frequencies per billion words, to ``path`` (.tsv.gz). Returns the number of words written."""
+    import wordfreq
+
+    alphabet = alphabet or Alphabet()
+    lines = []
+    for word in wordfreq.top_n_list("en", size):
+        if alphabet.covers(word):
+            lines.append(f"{word}\t{wordfreq.word_frequency(word, 'en') * 1e9:.6g}\n")
+    from ..atomic import atomic_write
+    atomic_write(path, gzip.compress("".join(lines).encode(), mtime=0))
+    return len(lines)
+
+
+def word_candidates(log_probs, alphabet: Alphabet, lexicon: Lexicon | None, beam: int = 24):
+    """(open-vocabulary (word, log P), lexicon candidates [(word, log P(word | ink), log prior)]).
+
+    The lexicon search keeps ``beam`` prefixes on the trie, ranked by log P(prefix | ink) alone; the prior only
+    ranks the complete words that survive, so one search serves every prior weight and margin."""
+    open_labels = ctc.prefix_beam_search(log_probs, beam=beam)
+    open_score = ctc.labelling_log_prob(log_probs, open_labels) if open_labels else -math.inf
+    found = []
+    if lexicon is not None:
+        chars = alphabet.chars
+        reached = {(): (lexicon.trie, "empty")}     # prefix -> (trie node, case state), filled as the beam grows
+
+        def allowed(prefix, k):
+            key = prefix + (k,)
+            if key not in reached:
+                node, case = reached[prefix]
+                c = chars[k - 1]
+                child, case = node.get(c.lower()), _CASE[case][c.isupper()]
+                reached[key] = (child, case) if child is not None and case is not None else None
+            return reached[key] is not None
+
+        for labels, acoustic in ctc.prefix_beam_search(log_probs, beam=beam, allowed=allowed, top=beam):
+            word = alphabet.decode(labels)
+            node = lexicon.node(word) if word else None
+            if node is not None and _END in node:
+                found.append((word, acoustic, node[_END]))
+    return (alphabet.decode(open_labels), open_score), found
+
+
+def choose_word(open_reading, candidates, prior_weight: float, fallback_margin: float) -> str:
+    """The candidate maximising log P(word | ink) + prior_weight x log prior, or the open reading when there is
+    none or the chosen word's log P is more than ``fallback_margin`` below the open reading's."""
+    if not candidates:
+        return open_reading[0]
+    word, acoustic, _ = max(candidates, key=lambda c: c[1] + prior_weight * c[2])
+    return open_reading[0] if acoustic < open_reading[1] - fallback_margin else word
+
+
+def decode_word(log_probs, alphabet: Alphabet, lexicon: Lexicon | None = None, beam: int = 24,
+                prior_weight: float = 0.5, fallback_margin: float = 8.0) -> str:
+    """The word ``log_probs`` (T, K) spells: lexicon-constrained if a lexicon is given, else open vocabulary."""
+    open_reading, candidates = word_candidates(log_probs, alphabet, lexicon, beam)
+    return choose_word(open_reading, candidates, prior_weight, fallback_margin)

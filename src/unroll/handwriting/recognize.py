@@ -1,0 +1,45 @@
+"""Reading ink with a trained recogniser: featurise each word, run the BLSTM once, decode with or without a
+lexicon."""
+import torch
+
+from ..data.ink.ink import Ink
+from ..data.ink.preprocess import ink_to_features
+from .evaluate import log_probs_of
+from .lexicon import DEFAULT_LEXICON, Lexicon, decode_word
+from .shipped import MODEL_DIR, load_model
+
+
+class Recognizer:
+    """A model with its alphabet, resampling spacing and (optional) lexicon.
+
+    ``lexicon``: "default" (the shipped English lexicon), None (open vocabulary), a path, or a Lexicon.
+    """
+
+    def __init__(self, model_dir=MODEL_DIR, lexicon="default", beam: int = 24, prior_weight: float | None = None,
+                 fallback_margin: float | None = None):
+        self.model, self.alphabet, self.meta = load_model(model_dir)
+        decoding = self.meta.get("decoding", {})
+        self.prior_weight = decoding.get("prior_weight", 0.5) if prior_weight is None else prior_weight
+        self.fallback_margin = decoding.get("fallback_margin", 8.0) if fallback_margin is None else fallback_margin
+        self.beam = beam
+        if isinstance(lexicon, Lexicon) or lexicon is None:
+            self.lexicon = lexicon
+        else:
+            self.lexicon = Lexicon.read(DEFAULT_LEXICON if lexicon == "default" else lexicon)
+
+    def features(self, ink: Ink):
+        return ink_to_features(ink, self.meta["spacing"])
+
+    def log_probs(self, inks: list) -> list[torch.Tensor]:
+        """Per word, (T_i, K) log-probabilities (a word with no usable ink gives a (0, K) tensor)."""
+        feats = [self.features(ink) for ink in inks]
+        usable = [i for i, f in enumerate(feats) if len(f) > 0]
+        out = [torch.zeros(0, len(self.alphabet))] * len(inks)
+        for i, lp in zip(usable, log_probs_of(self.model, [feats[i] for i in usable])):
+            out[i] = lp
+        return out
+
+    def read_words(self, inks: list) -> list[str]:
+        """One transcription per Ink."""
+        return [decode_word(lp, self.alphabet, self.lexicon, self.beam, self.prior_weight, self.fallback_margin)
+                if len(lp) else "" for lp in self.log_probs(inks)]

@@ -1,0 +1,142 @@
+"""Training the recogniser on UNIPEN words with CTC: the engine's checkpoints (resume bit for bit on one CPU
+thread), progress display and gradient clipping; its own loop because words have variable length."""
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from .. import ctc
+from ..gradients import clip_grad_norm
+from ..train import state
+from ..train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from ..train.progress import RunProgress
+from .alphabet import Alphabet
+from .batches import bucketed_batches, pad
+from .corpus import load_corpus, read_corpus, save_corpus
+from .evaluate import log_probs_of, readings, tune_decoding
+from .lexicon import DEFAULT_LEXICON, Lexicon
+from .model import InkRecognizer
+from .shipped import save_model
+
+
+@dataclass
+class HandwritingConfig:
+    """Everything that decides a training run (the defaults produced the shipped model)."""
+    data: str = "../shared/data/unipen"
+    spacing: float = 0.35           # resampling step, in core heights
+    hidden_size: int = 96
+    num_layers: int = 2
+    peephole: bool = False
+    steps: int = 11000
+    lr: float = 2e-3
+    final_lr_fraction: float = 0.05
+    warmup: int = 200
+    steps_per_batch: int = 3000     # padded (time x batch) size of a batch
+    clip: float = 10.0
+    seed: int = 0
+    eval_every: int = 500
+    checkpoint_every: int = 250
+
+
+def lr_factor(step: int, config: HandwritingConfig) -> float:
+    """Linear warm-up, then cosine decay to ``final_lr_fraction``."""
+    if step < config.warmup:
+        return (step + 1) / config.warmup
+    progress = min(1.0, (step - config.warmup) / max(1, config.steps - config.warmup))
+    return config.final_lr_fraction + (1 - config.final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def corpus_for(config: HandwritingConfig, cache_dir, alphabet: Alphabet, log=print):
+    cache = Path(cache_dir) / f"unipen-words-spacing{config.spacing:g}.npz"
+    if cache.is_file():
+        return load_corpus(cache)
+    corpus, skipped = read_corpus(config.data, config.spacing, alphabet, log=lambda s: None)
+    log(f"read {len(corpus)} words; skipped: {skipped}")
+    save_corpus(corpus, cache)
+    return corpus
+
+
+def decode_greedy(model: InkRecognizer, features: list, alphabet: Alphabet) -> list[str]:
+    """Best-path transcriptions of featurised words."""
+    return [alphabet.decode(ctc.best_path(lp)) for lp in log_probs_of(model, features)]
+
+
+def train_handwriting(config: HandwritingConfig, out, export=None, quiet=False, log=print,
+                      corpus=None) -> dict:
+    """Train (or resume) into ``out``; write the final model to ``export`` (a folder) if given.
+    ``corpus`` (a Corpus) replaces the UNIPEN words read from ``config.data``. Returns the last evaluation."""
+    torch.manual_seed(config.seed)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    alphabet = Alphabet()
+    corpus = corpus if corpus is not None else corpus_for(config, out, alphabet, log)
+    train, val = corpus.split("train"), corpus.split("val")
+    targets = [alphabet.encode(t) for t in train.labels]
+    lengths = [len(f) for f in train.features]
+    model = InkRecognizer(train.features[0].shape[1], len(alphabet), config.hidden_size, config.num_layers,
+                          config.peephole)
+    allf = np.concatenate(train.features)
+    model.set_standardization(torch.from_numpy(allf.mean(0)), torch.from_numpy(allf.std(0)))
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config))
+    step, epoch, position, history, seconds = 0, 0, 0, [], 0.0
+    found = latest_checkpoint(out)
+    if found is not None:
+        tensors, meta = load_checkpoint(found)
+        if meta["config"] != asdict(config):
+            raise ValueError(f"out: {found} was written with another configuration; use a new folder")
+        state.restore(model, optimizer, scheduler, tensors, meta)
+        step, epoch, position, history, seconds = (meta["step"], meta["epoch"], meta["position"],
+                                                   meta["history"], meta["seconds"])
+        log(f"resumed from {found.name} at step {step}")
+    progress = RunProgress(config.steps, step, quiet=quiet, label="handwriting")
+    batches = bucketed_batches(lengths, config.steps_per_batch, config.seed, epoch)
+    started, losses, words = time.perf_counter(), [], 0
+    record = history[-1] if history else {}
+    while step < config.steps:
+        if position >= len(batches):
+            epoch, position = epoch + 1, 0
+            batches = bucketed_batches(lengths, config.steps_per_batch, config.seed, epoch)
+        index = batches[position]
+        x, xl, y, yl = pad([train.features[i] for i in index], [targets[i] for i in index])
+        model.train()
+        loss = F.ctc_loss(model(x, xl), y, xl, yl, zero_infinity=True)
+        optimizer.zero_grad()
+        loss.backward()
+        clip_grad_norm(model.parameters(), config.clip)
+        optimizer.step()
+        scheduler.step()
+        step, position, words = step + 1, position + 1, words + len(index)
+        losses.append(loss.item())
+        progress.step(step, f"loss {np.mean(losses[-50:]):.3f}")
+        if step % config.eval_every == 0 or step == config.steps:
+            model.eval()
+            hyp = decode_greedy(model, val.features, alphabet)
+            elapsed = seconds + time.perf_counter() - started
+            record = {"step": step, "epoch": epoch, "loss": float(np.mean(losses[-config.eval_every:])),
+                      "val_cer": ctc.character_error_rate(hyp, val.labels),
+                      "val_word_accuracy": ctc.word_accuracy(hyp, val.labels), "seconds": elapsed}
+            history.append(record)
+            progress.report(f"step {step} epoch {epoch} loss {record['loss']:.3f} val CER {record['val_cer']:.3f} "
+                            f"val words {record['val_word_accuracy']:.3f} ({elapsed / 60:.1f} min, "
+                            f"{words / (time.perf_counter() - started):.0f} words/s)")
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            tensors, meta = state.capture(model, optimizer, scheduler)
+            meta.update(step=step, epoch=epoch, position=position, history=history, config=asdict(config),
+                        seconds=seconds + time.perf_counter() - started)
+            save_checkpoint(out, step, tensors, meta)
+    progress.close()
+    if export is not None:
+        model.eval()
+        read = readings(log_probs_of(model, val.features), alphabet, Lexicon.read(DEFAULT_LEXICON))
+        decoding = tune_decoding(read, val.labels)
+        log(f"decoding tuned on {len(val)} validation words: {decoding}")
+        save_model(model, alphabet, config.spacing, export,
+                   {"decoding": decoding,
+                    "training": {"config": asdict(config), "history": history, "seconds": history[-1]["seconds"],
+                                 "train_words": len(train), "train_writers": len(set(train.writers))}})
+    return record
