@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from unroll.init import identity_, orthogonal_, sparse_, spectral_radius, spectral_radius_
+from unroll.cells import LSTMCell
+from unroll.init import chrono_, identity_, orthogonal_, sparse_, spectral_radius, spectral_radius_
 
 
 def _gen(seed=0):
@@ -89,3 +90,17 @@ def test_spectral_radius_of_a_large_sparse_matrix_comes_from_arpack_and_matches_
     given = {"dense": w, "csr": w.to_sparse_csr(), "coo": w.to_sparse()}[layout]
     assert exact == pytest.approx(0.95, rel=1e-9)
     assert spectral_radius(given) == pytest.approx(exact, rel=1e-8)
+
+
+def test_chrono_sets_keep_gate_biases_for_lags_up_to_max_lag_and_write_gates_opposite():
+    cell = LSTMCell(3, 500)
+    chrono_(cell.bias, 100, torch.Generator().manual_seed(0))
+    write, keep, read, cell_input = cell.bias.detach().split(500)
+    lags = keep.exp()                                   # the keep gate's bias b: memory fades over e^b steps
+    assert lags.min() >= 1 and lags.max() <= 99 and lags.mean() == pytest.approx(50, rel=0.1)
+    torch.testing.assert_close(write, -keep)
+    assert read.abs().max() <= 500 ** -0.5 and cell_input.abs().max() <= 500 ** -0.5   # left as drawn
+    with pytest.raises(ValueError, match="max_lag: expected an int >= 3"):
+        chrono_(cell.bias, 2)
+    with pytest.raises(ValueError, match=r"bias: expected an LSTM's gate biases of shape \(4H,\), got \(6,\)"):
+        chrono_(torch.zeros(6), 10)

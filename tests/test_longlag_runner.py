@@ -9,10 +9,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import torch
 
 from unroll.cli import main
-from unroll.experiments.longlag import MISSING, QUICK, Grid, run_grid, write_outputs
+from unroll.experiments.longlag import QUICK, Grid, run_grid, write_outputs
 from unroll.experiments.longlag.store import KEY, Store
+from unroll.experiments.longlag.tasks import LengthMixture, build_task, length_mixture
 
 ROOT = Path(__file__).resolve().parents[1]
 CELL = ("task", "length", "method", "seed")
@@ -119,14 +121,6 @@ def test_unknown_names_are_one_line_errors(tmp_path, capsys):
     assert not (tmp_path / "store.jsonl").exists()
 
 
-@pytest.mark.parametrize("name", sorted(MISSING))
-def test_missing_methods_name_the_missing_piece(tmp_path, capsys, name):
-    assert main(["bench", "longlag", "--quick", "--methods", name, "--out", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and name in err and "not built yet" in err
-    assert ("Hessian-free" if name == "tanh-hf" else "Omega") in err
-
-
 def test_store_key_is_the_cell_and_its_budget():
     assert KEY == ("task", "length", "method", "seed", "budget")
 
@@ -142,3 +136,18 @@ def test_keep_training_spends_the_budget_and_records_when_it_was_first_solved(tm
     assert kept["updates_to_success"] == stopped["updates_to_success"]   # same seed, same batches
     assert kept["final"]["error_rate"] <= 0.01
     assert len(Store(path).records) == 2                                 # two cells, not one run twice
+
+
+def test_length_mixture_draws_each_batch_at_a_length_in_its_range():
+    mixture = LengthMixture("recall", 5, 9)
+    generator = torch.Generator().manual_seed(0)
+    lengths = {mixture.batch(3, generator)[0].shape[0] for _ in range(60)}
+    assert lengths == {5, 6, 7, 8}
+    assert (mixture.input_size, mixture.output_size) == (build_task("recall", 5).input_size, 1)
+    with pytest.raises(ValueError, match=r"lengths: expected 1 <= low < high, got \[9, 9\)"):
+        LengthMixture("recall", 9, 9)
+
+
+def test_length_mixture_starts_at_the_shortest_length_the_task_accepts():
+    mixture = length_mixture("temporal-order-2bit-1997", 20, (0.25, 1.0))    # 5 is too short for the task
+    assert (mixture.low, mixture.high) == (10, 20)

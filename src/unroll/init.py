@@ -4,7 +4,8 @@
 ``sparse_`` is the echo-state-style initialisation of Sutskever, Martens, Dahl & Hinton (2013):
 each unit gets exactly ``incoming`` Gaussian incoming weights (they used 15), then the matrix is
 scaled to a spectral radius (they used 1.1); ``orthogonal_`` draws a (scaled) orthogonal matrix;
-``identity_`` is the IRNN initialisation of Le, Jaitly & Hinton (2015).
+``identity_`` is the IRNN initialisation of Le, Jaitly & Hinton (2015); ``chrono_`` sets an LSTM's gate
+biases for long lags (Tallec & Ollivier 2018).
 The spectral radius of a matrix larger than ``DENSE_EIGVALS_UP_TO`` comes from ARPACK (the few
 eigenvalues of largest modulus, by Arnoldi iteration on the nonzeros) rather than all N eigenvalues.
 Weights are (rows: receiving unit, columns: sending unit), as in ``weight_hh``.
@@ -16,7 +17,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 import torch
 
-from .checks import positive_number
+from .checks import int_at_least, positive_number
 
 
 DENSE_EIGVALS_UP_TO = 256    # larger matrices: ARPACK
@@ -104,6 +105,25 @@ def identity_(w: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
         raise TypeError(f"scale: expected a number, got {type(scale).__name__}")
     w.copy_(scale * torch.eye(w.shape[0], dtype=torch.float64))
     return w
+
+
+@torch.no_grad()
+def chrono_(bias: torch.Tensor, max_lag: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Chrono initialisation of an LSTM's gate biases (Tallec & Ollivier 2018) for lags up to ``max_lag``.
+
+    bias: (4H,) in the cells' ``GATES`` order (write, keep, read, cell input). Each cell's keep-gate bias is
+    log(u), u ~ U[1, max_lag - 1], so its memory fades over about u steps; its write-gate bias is minus
+    that. Returns bias.
+    """
+    if not isinstance(bias, torch.Tensor) or bias.dim() != 1 or bias.numel() % 4 or bias.numel() == 0:
+        shape = tuple(bias.shape) if isinstance(bias, torch.Tensor) else type(bias).__name__
+        raise ValueError(f"bias: expected an LSTM's gate biases of shape (4H,), got {shape}")
+    int_at_least("max_lag", max_lag, 3)
+    H = bias.numel() // 4
+    u = 1 + (max_lag - 2) * torch.rand(H, generator=generator, dtype=torch.float64)
+    bias[H:2 * H] = torch.log(u)
+    bias[:H] = -torch.log(u)
+    return bias
 
 
 def _matrix(name: str, w) -> None:

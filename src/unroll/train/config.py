@@ -3,7 +3,7 @@ from dataclasses import asdict, dataclass, fields
 
 from ..checks import int_at_least, positive_int
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop", "hessian-free")
 LR_SCHEDULES = ("constant", "cosine", "step")
 
 
@@ -18,6 +18,9 @@ class FitConfig:
     "cosine" (to 0 at the last step) or "step" (x ``lr_decay`` every ``lr_decay_every`` steps).
     clip_norm / clip_value: gradient clipping by total norm (Pascanu et al. 2013) or per element.
     omega: weight of Pascanu et al.'s vanishing-gradient regulariser (0: off; one-layer RNNs, full BPTT).
+    "hessian-free" (Martens 2010; full BPTT, no clipping; ``lr`` scales its final step, 1 in HF): Gauss-Newton
+    curvature on a separate minibatch of ``hf_curvature_batch`` sequences, at most ``hf_cg_iters`` CG
+    steps per update, initial damping ``hf_damping``, structural damping mu = ``hf_structural``.
     tbptt: None for full BPTT, or [k1, k2] for truncated BPTT (k2 >= k1). eval_every: steps
     between evaluations (metrics line, early-stop check); eval_size: held-out sequences per
     evaluation. checkpoint_every: steps between checkpoints (0: only at the end); keep_last: how many.
@@ -36,6 +39,10 @@ class FitConfig:
     clip_norm: float | None = None
     clip_value: float | None = None
     omega: float = 0.0
+    hf_curvature_batch: int = 100
+    hf_cg_iters: int = 250
+    hf_damping: float = 1.0
+    hf_structural: float = 0.0
     tbptt: list[int] | None = None
     eval_every: int = 100
     eval_size: int = 256
@@ -45,7 +52,8 @@ class FitConfig:
     seed: int = 0
 
     def __post_init__(self):
-        for name in ("steps", "batch_size", "eval_every", "eval_size", "keep_last", "lr_decay_every"):
+        for name in ("steps", "batch_size", "eval_every", "eval_size", "keep_last", "lr_decay_every",
+                     "hf_curvature_batch", "hf_cg_iters"):
             positive_int(name, getattr(self, name))
         int_at_least("checkpoint_every", self.checkpoint_every, 0)
         if self.optimizer not in OPTIMIZERS:
@@ -64,6 +72,14 @@ class FitConfig:
             raise ValueError(f"omega: expected a number >= 0, got {self.omega!r}")
         if self.omega and self.tbptt is not None:
             raise ValueError("omega: the regulariser needs full BPTT; drop tbptt or set omega to 0")
+        if not self.hf_damping > 0 or not self.hf_structural >= 0:
+            raise ValueError(f"hf_damping, hf_structural: expected a positive number and a number >= 0, "
+                             f"got {self.hf_damping!r} and {self.hf_structural!r}")
+        if self.optimizer == "hessian-free":
+            extras = [n for n in ("tbptt", "clip_norm", "clip_value") if getattr(self, n) is not None]
+            if extras or self.omega:
+                raise ValueError(f"optimizer: hessian-free trains on full sequences without clipping or omega, "
+                                 f"got {', '.join(extras + ['omega'] * bool(self.omega))}")
         if self.tbptt is not None:
             if len(self.tbptt) != 2 or not all(isinstance(k, int) and k > 0 for k in self.tbptt) \
                     or self.tbptt[1] < self.tbptt[0]:

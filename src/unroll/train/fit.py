@@ -23,6 +23,7 @@ from ..time import truncated_bptt
 from . import distributed, state
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import FitConfig
+from .hessian_free_step import hessian_free_update, make_hessian_free
 from .metrics import MetricsLog
 from .progress import RunProgress
 
@@ -41,6 +42,8 @@ class FitResult:
 def make_optimizer(parameters, config: FitConfig) -> torch.optim.Optimizer:
     """The optimiser ``config.optimizer`` names, with its learning rate and weight decay."""
     kw = {"lr": config.lr, "weight_decay": config.weight_decay}
+    if config.optimizer == "hessian-free":
+        raise ValueError("optimizer: hessian-free needs the model; build it with make_hessian_free")
     if config.optimizer == "adam":
         return torch.optim.Adam(parameters, **kw)
     if config.optimizer == "rmsprop":
@@ -73,11 +76,12 @@ def task_metrics(record: dict) -> dict:
 
 
 def fit(model: torch.nn.Module, task: Task, config: FitConfig, *, out_dir=None, resume: bool = False,
-        quiet: bool = False, device="cpu") -> FitResult:
+        quiet: bool = False, device="cpu", eval_task: Task | None = None) -> FitResult:
     """Train ``model`` (forward(x, state=None) -> (y (T, B, O), state)) on ``task``.
 
     out_dir: where checkpoints (``ckpt-*.safetensors`` + ``.json``) and ``metrics.jsonl`` go; None
     keeps nothing. resume: continue from the newest checkpoint in out_dir (a fresh start if none).
+    eval_task: the task whose held-out sequences evaluations (and the early stop) use; default ``task``.
     Raises NonFiniteGradientError if a gradient turns NaN or inf (the update is not applied).
     """
     cluster = distributed.join(device)
@@ -88,12 +92,16 @@ def fit(model: torch.nn.Module, task: Task, config: FitConfig, *, out_dir=None, 
         out.mkdir(parents=True, exist_ok=True)
     if config.omega:
         _check_omega(model, cluster.world)
+    hessian_free = config.optimizer == "hessian-free"
+    if hessian_free and cluster.world > 1:
+        raise ValueError(f"optimizer: hessian-free runs on one process, got {cluster.world} ranks")
     model.to(cluster.device)
-    optimizer = make_optimizer(model.parameters(), config)
+    optimizer = make_hessian_free(model, config) if hessian_free else make_optimizer(model.parameters(), config)
     scheduler = make_lr_schedule(optimizer, config)
     run = _start(model, optimizer, scheduler, config, out, resume, cluster)
     trainer = DistributedDataParallel(model) if cluster.world > 1 else model
-    eval_x, eval_y = task.batch(config.eval_size, batch_generator(config.seed, "eval"))
+    eval_task = eval_task or task
+    eval_x, eval_y = eval_task.batch(config.eval_size, batch_generator(config.seed, "eval"))
     eval_x, eval_y = eval_x.to(cluster.device), _to(eval_y, cluster.device)
     main = cluster.is_main
     logs = MetricsLog(out if main else None, run["history"])
@@ -108,21 +116,26 @@ def fit(model: torch.nn.Module, task: Task, config: FitConfig, *, out_dir=None, 
             if config.momentum_schedule:
                 for group in optimizer.param_groups:
                     group["momentum"] = sutskever_momentum(step, config.momentum)
-            loss, grad_norm = _train_on(trainer, task, x, y, optimizer, config)
+            if hessian_free:
+                xc, yc = task.batch(config.hf_curvature_batch, batch_generator(config.seed, f"curvature:{step}"))
+                curvature = (xc.to(cluster.device), _to(yc, cluster.device))
+                loss, grad_norm = hessian_free_update(model, task, x, y, optimizer, curvature)
+            else:
+                loss, grad_norm = _train_on(trainer, task, x, y, optimizer, config)
             scheduler.step()
             step, done_here = step + 1, done_here + 1
             since.append(loss)
             seconds = time.perf_counter() - t0
             progress.step(step, f"loss {loss:.4g}  {config.batch_size * done_here / seconds:.0f} seq/s")
             if step % config.eval_every == 0 or step == config.steps:
-                record = _evaluate(model, task, eval_x, eval_y, step, since, grad_norm,
+                record = _evaluate(model, eval_task, eval_x, eval_y, step, since, grad_norm,
                                    config.batch_size * done_here / seconds, wall0 + seconds,
                                    optimizer.param_groups[0]["lr"])
                 run["history"].append(record)
                 since = []
                 logs.write(record)
                 progress.report(_line(record))
-                if config.stop_when_solved and task.solved(record):
+                if config.stop_when_solved and eval_task.solved(record):
                     solved_at = step
             end = step == config.steps or solved_at is not None
             if out is not None and main and (end or config.checkpoint_every and step % config.checkpoint_every == 0):

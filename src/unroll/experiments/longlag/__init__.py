@@ -9,14 +9,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ...data.longlag import PUBLISHED
-from .methods import METHODS, MISSING, get_method
+from .methods import METHODS, get_method
 from .profiles import BUDGET, LENGTHS, QUICK, SEEDS, default_grid
 from .runner import Grid, run_grid
 from .section import run
 from .table import summarise, write_outputs
 from .tasks import build_task
 
-__all__ = ["BUDGET", "Grid", "LENGTHS", "METHODS", "MISSING", "QUICK", "SEEDS", "build_task", "default_grid",
+__all__ = ["BUDGET", "Grid", "LENGTHS", "METHODS", "QUICK", "SEEDS", "build_task", "default_grid",
            "get_method", "run", "run_grid", "run_longlag", "summarise", "write_outputs"]
 
 

@@ -2,7 +2,7 @@
 
 A method is (model builder, fit options). Settings follow the paper each method comes from; where the
 paper's setting does not fit a CPU run (minibatches of 1000) or is not in the spec, the choice is named
-in ``Method.note``. ``MISSING`` lists methods the benchmark knows but the library cannot build yet.
+in ``Method.note``.
 """
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ...data.task import Task
-from ...init import identity_, sparse_
+from ...init import chrono_, identity_, sparse_
 from ...train import FitConfig, SequenceModel, build_model
 
 CLIP = 1.0   # gradient-norm threshold of every clipped method (Pascanu et al. 2013)
@@ -19,13 +19,15 @@ CLIP = 1.0   # gradient-norm threshold of every clipped method (Pascanu et al. 2
 @dataclass(frozen=True)
 class Method:
     """``build(task, seed)`` -> a fresh model with weights drawn from ``seed``; ``fit`` -> FitConfig options
-    (steps, eval and seed are set by the runner); ``hidden`` -> units; ``source`` and ``note`` for the docs."""
+    (steps, eval and seed are set by the runner); ``hidden`` -> units; ``source`` and ``note`` for the docs;
+    ``train_lengths`` -> (a, b): train on lengths drawn per batch from [a T, b T), evaluate at T (None: at T)."""
     name: str
     build: Callable[[Task, int], torch.nn.Module]
     fit: dict = field(default_factory=dict)
     hidden: int = 100
     source: str = ""
     note: str = ""
+    train_lengths: tuple[float, float] | None = None
 
     def config(self, *, steps: int, seed: int, eval_every: int, eval_size: int,
                stop_when_solved: bool = True) -> FitConfig:
@@ -75,11 +77,16 @@ def irnn(hidden: int, input_std: float = 0.001):
     return build
 
 
-def lstm(hidden: int):
+def lstm(hidden: int, chrono: bool = False):
+    """An LSTM with the library's default init (keep-gate bias 1), or with ``chrono`` gate biases for lags up
+    to the task's length T (Tallec & Ollivier 2018)."""
     def build(task: Task, seed: int) -> SequenceModel:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            return build_model("lstm", task.input_size, task.output_size, hidden)
+            model = build_model("lstm", task.input_size, task.output_size, hidden)
+        if chrono:
+            chrono_(model.layer.cells[0].bias, max(task.length, 3), torch.Generator().manual_seed(seed))
+        return model
     return build
 
 
@@ -99,6 +106,7 @@ def martens_sparse(hidden: int, incoming: int = 15, input_std: float = 0.25):
 
 
 PASCANU = "Pascanu, Mikolov & Bengio 2013"
+PASCANU_LENGTHS = (0.25, 1.0)   # T' ~ U[T/4, T): their U[50, 200) at T = 200
 HF = {"optimizer": "hessian-free", "lr": 1.0, "batch_size": 1000, "hf_curvature_batch": 100, "hf_cg_iters": 40,
       "hf_damping": 0.01, "hf_structural": 1 / 30, "weight_decay": 2e-5}
 SMART_TANH = echo_state(50, input_std=0.01, radius=0.95, output_std=0.01)
@@ -106,13 +114,15 @@ OMEGA = 4.0   # the regulariser's weight in Pascanu et al. 2013
 METHODS: dict[str, Method] = {m.name: m for m in (
     Method("tanh-sgd", SMART_TANH, {"optimizer": "sgd", "lr": 0.01, "batch_size": 20}, 50, PASCANU,
            "50 units, SGD lr 0.01, batch 20, 'smart tanh' init (W_in, W_out 0.01 N(0, 1); W_hh 15 weights per "
-           "unit, spectral radius 0.95) as Pascanu et al.; trained at the one length T, not T ~ U[50, 200)"),
+           "unit, spectral radius 0.95); trained on lengths T' ~ U[T/4, T) drawn per batch (their U[50, 200) "
+           "at T = 200), evaluated at T", PASCANU_LENGTHS),
     Method("tanh-sgd-clip", SMART_TANH,
            {"optimizer": "sgd", "lr": 0.01, "batch_size": 20, "clip_norm": CLIP}, 50, PASCANU,
-           f"as tanh-sgd, gradient norm clipped at {CLIP:g}"),
+           f"as tanh-sgd, gradient norm clipped at {CLIP:g}", PASCANU_LENGTHS),
     Method("tanh-sgd-clip-omega", SMART_TANH,
            {"optimizer": "sgd", "lr": 0.01, "batch_size": 20, "clip_norm": CLIP, "omega": OMEGA}, 50, PASCANU,
-           f"as tanh-sgd-clip, plus the vanishing-gradient regulariser Omega with weight {OMEGA:g}"),
+           f"as tanh-sgd-clip, plus the vanishing-gradient regulariser Omega with weight {OMEGA:g}",
+           PASCANU_LENGTHS),
     Method("tanh-nesterov-esn", echo_state(100),
            {"optimizer": "nesterov", "lr": 1e-3, "momentum": 0.99, "momentum_schedule": True, "batch_size": 100},
            100, "Sutskever, Martens, Dahl & Hinton 2013",
@@ -122,6 +132,9 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            "Le, Jaitly & Hinton 2015", "100 ReLU units, SGD lr 0.01, batch 16, clipping at 1 (lr not in the spec)"),
     Method("lstm-adam", lstm(64), {"optimizer": "adam", "lr": 1e-3, "batch_size": 32}, 64, "",
            "64 units, Adam lr 1e-3, batch 32 (our choice; not a published setting)"),
+    Method("lstm-adam-chrono", lstm(64, chrono=True), {"optimizer": "adam", "lr": 1e-3, "batch_size": 32}, 64,
+           "Tallec & Ollivier 2018 (init)", "as lstm-adam, with chrono gate biases: keep-gate bias log(u), "
+           "u ~ U[1, T - 1], write-gate bias minus that"),
     Method("lstm-sgd", lstm(8), {"optimizer": "sgd", "lr": 0.5, "batch_size": 1}, 8,
            "Hochreiter & Schmidhuber 1997",
            "online SGD (batch 1), lr 0.5 as 1997 Exp. 4; 8 cells with keep gates (1997 had none) and no "
@@ -133,14 +146,8 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            "states for the structural penalty"),
 )}
 
-MISSING: dict[str, str] = {}   # every known method is built
-
-
 def get_method(name: str) -> Method:
-    """The method ``name``; a ValueError naming the missing piece for a known-but-missing one."""
+    """The method ``name``; a ValueError listing the methods for an unknown one."""
     if name in METHODS:
         return METHODS[name]
-    if name in MISSING:
-        raise ValueError(f"method: {name!r} is not available: it {MISSING[name]}")
-    raise ValueError(f"method: expected one of {', '.join(METHODS)} (not built yet: {', '.join(MISSING)}), "
-                     f"got {name!r}")
+    raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {name!r}")

@@ -23,7 +23,7 @@ from ...train.fit import task_metrics
 from ...train.progress import RunProgress
 from .methods import get_method
 from .store import Store, cell_key
-from .tasks import build_task, check_task
+from .tasks import build_task, check_task, length_mixture
 
 @dataclass(frozen=True)
 class Grid:
@@ -75,8 +75,11 @@ def run_cell(cell: dict) -> dict:
     config = method.config(steps=cell["budget"], seed=cell["seed"], eval_every=cell["eval_every"],
                            eval_size=cell["eval_size"], stop_when_solved=not cell.get("keep_training"))
     model = method.build(task, cell["seed"])
+    train_task = task
+    if method.train_lengths:
+        train_task = length_mixture(cell["task"], cell["length"], method.train_lengths)
     try:
-        result = fit(model, task, config, quiet=True)
+        result = fit(model, train_task, config, quiet=True, eval_task=task)
     except NonFiniteGradientError:
         result = None
     last = result.history[-1] if result and result.history else {}
