@@ -15,7 +15,7 @@ from .. import __version__
 from ..report.html import write_report, write_results
 from ..train.progress import RunProgress
 
-SECTIONS = ("timer", "unrolling", "cliff", "vanishing", "memory", "remedies", "echo_state", "longlag")
+SECTIONS = ("timer", "unrolling", "cliff", "vanishing", "memory", "remedies", "echo_state", "hessian_free", "longlag")
 
 
 def run_tour(out: Path, *, quick: bool = False, only=None, seed: int = 0, time_scale: int | None = None,
