@@ -16,12 +16,12 @@ from ..report.figures import new_figure, save
 from ..train import FitConfig, build_model, fit
 from .section import Section
 
-TASK, LENGTH, HIDDEN = "temporal-order-2bit-2011", 40, 16
+TASK, LENGTH, HIDDEN = "temporal-order-2bit-2011", 20, 16
 HF = {"optimizer": "hessian-free", "lr": 1.0, "batch_size": 200, "hf_curvature_batch": 100, "hf_cg_iters": 30,
       "hf_damping": 0.04, "hf_structural": 1 / 30, "weight_decay": 2e-5}
 ADAM = {"optimizer": "adam", "lr": 1e-2, "batch_size": 32, "clip_norm": 1.0}
-PROFILES = {"quick": {"seeds": 1, "hf_steps": 60, "adam_steps": 2000},
-            "full": {"seeds": 3, "hf_steps": 60, "adam_steps": 6000}}
+PROFILES = {"quick": {"seeds": 1, "hf_steps": 100, "adam_steps": 2000},
+            "full": {"seeds": 3, "hf_steps": 100, "adam_steps": 6000}}
 EVAL = {"hf": 5, "adam": 100}   # updates between evaluations
 COLOURS = {"hf": "black", "adam": "tab:red"}
 LABELS = {"hf": "Hessian-free", "adam": "Adam + clipping"}
