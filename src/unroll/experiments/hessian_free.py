@@ -2,7 +2,7 @@
 
 The same small tanh RNN, from the same initial weights, learns the 2-bit temporal-order problem (Martens &
 Sutskever's code variant) with ``unroll.optim.HessianFree`` (Gauss-Newton curvature, conjugate gradient,
-Levenberg-Marquardt and structural damping) and with Adam plus gradient-norm clipping given a hundred times
+Levenberg-Marquardt and structural damping) and with Adam plus gradient-norm clipping given sixty times
 as many updates. HF finds the direction along which the gradient is small but the curvature smaller still.
 """
 import statistics
@@ -72,9 +72,9 @@ def run(out: Path, quick: bool = False, *, seed: int = 0, progress=None) -> Sect
     return Section(
         key="hessian_free", title="Hessian-free optimisation",
         claim=(f"On {TASK} at T = {LENGTH}, a {HIDDEN}-unit tanh RNN trained by Hessian-free optimisation gets "
-               f"below 1% held-out errors within {profile['hf_steps']} updates in most seeds, while the same net "
-               f"trained by Adam with clipping for {profile['adam_steps']} updates solves none."),
-        holds=solved["hf"] > len(seeds) / 2 and solved["adam"] == 0,
+               f"below 1% held-out errors within {profile['hf_steps']} updates in every seed, while the same net "
+               f"trained by Adam with clipping for {profile['adam_steps']} updates solves fewer seeds."),
+        holds=solved["hf"] == len(seeds) and solved["adam"] < solved["hf"],
         numbers={**profile, "task": TASK, "length": LENGTH, "hidden": HIDDEN, "hf": HF, "adam": ADAM,
                  "solved": solved, "median_wall_s": wall, "runs": runs},
         figures=[figure], command="unroll tour --only hessian_free",
