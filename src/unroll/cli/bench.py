@@ -5,7 +5,7 @@ from .options import add_global_options, positive_int
 
 
 def add(commands) -> None:
-    from ..experiments.longlag import BUDGET, LENGTHS, QUICK, SEEDS
+    from ..experiments.longlag.profiles import BUDGET, LENGTHS, QUICK, SEEDS
 
     p = commands.add_parser("bench", help="reproduce the papers' benchmark tables",
                             description="Benchmarks that put the papers' numbers beside ours.")

@@ -4,7 +4,6 @@ import statistics
 from pathlib import Path
 
 from ...atomic import atomic_write
-from ...report.figures import new_figure, save
 
 COLUMNS = ("task", "T", "method", "solved", "success", "median updates", "median sequences",
            "final error", "median wall s", "published")
@@ -76,6 +75,7 @@ def markdown(rows: list[dict]) -> str:
 
 def draw(path: Path, rows: list[dict]) -> Path:
     """Success rate against T, one line per method, one panel per task."""
+    from ...report.figures import new_figure, save   # matplotlib only when drawing: the CLI starts faster
     tasks = list(dict.fromkeys(r["task"] for r in rows))
     fig, axes = new_figure(1, len(tasks), width=max(5.0, 4.2 * len(tasks)), height=3.4)
     axes = [axes] if len(tasks) == 1 else list(axes.flat)
