@@ -10,15 +10,13 @@ def add(commands) -> None:
     group = p.add_subparsers(title="actions", dest="action", metavar="ACTION", required=True)
     d = group.add_parser("draw", help="render an ink file's words to a PNG",
                          description="Render each word (segment or trace group) of FILE, labelled, to a PNG.")
-    d.add_argument("file", metavar="FILE", help="InkML, UNIPEN or JSON ink file, or - for stdin")
+    _ink_input(d)
     d.add_argument("-o", "--output", metavar="PNG", required=True, help="image to write")
-    d.add_argument("--include-dir", metavar="DIR", help="UNIPEN include folder (default: found walking up)")
     d.set_defaults(run=_draw)
     c = group.add_parser("convert", help="convert an ink file to InkML or JSON (by the output's suffix)",
                          description="Read FILE (any format) and write its words to OUTPUT: .inkml or .json.")
-    c.add_argument("file", metavar="FILE", help="InkML, UNIPEN or JSON ink file, or - for stdin")
+    _ink_input(c)
     c.add_argument("-o", "--output", metavar="FILE", required=True, help="OUTPUT.inkml or OUTPUT.json")
-    c.add_argument("--include-dir", metavar="DIR", help="UNIPEN include folder (default: found walking up)")
     c.set_defaults(run=_convert)
     s = group.add_parser("synth", help="synthesise cursive words from the Hershey script fonts",
                          description="Write synthetic handwriting of WORDS (Hershey script fonts with slant, "
@@ -28,6 +26,11 @@ def add(commands) -> None:
     s.add_argument("--writer", type=positive_int, default=1, metavar="N", help="writer seed (default: 1)")
     s.set_defaults(run=_synth)
 
+
+
+def _ink_input(p) -> None:
+    p.add_argument("file", metavar="FILE", help="InkML, UNIPEN or JSON ink file, or - for stdin")
+    p.add_argument("--include-dir", metavar="DIR", help="UNIPEN include folder (default: found walking up)")
 
 def _write(words, output: str) -> None:
     from ..data.ink import write_inkml, write_json_ink
