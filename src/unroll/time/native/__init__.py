@@ -12,6 +12,7 @@ import platform
 import shutil
 import sys
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -21,6 +22,7 @@ _NAME = "unroll_native"
 _SOURCES = [Path(__file__).with_name("recurrence.cpp")]
 _CFLAGS = ["-O3", "-march=native", "-ffp-contract=fast", "-fno-math-errno", "-fopenmp-simd"]
 
+STALE_LOCK_S = 600
 _lock = threading.Lock()
 _state: dict = {}  # "ok": bool once tried; "reason": why the build failed
 
@@ -57,10 +59,29 @@ def _compile() -> Path:
         except ImportError:
             pass
     directory = _build_directory()
+    library = directory / f"{_NAME}.so"
+    if library.exists():   # the directory's key names this source, these flags, this CPU, torch and Python
+        try:
+            torch.ops.load_library(str(library))
+            return directory
+        except OSError:    # a half-written library from a killed build: build it again
+            pass
     os.makedirs(directory, exist_ok=True)
+    _remove_stale_lock(directory)
     cpp_extension.load(name=_NAME, sources=[str(s) for s in _SOURCES], extra_cflags=_CFLAGS,
                        build_directory=str(directory), is_python_module=False, verbose=False)
     return directory
+
+
+def _remove_stale_lock(directory: Path) -> None:
+    """cpp_extension waits for ever on the lock file of a build that was killed; a build takes a minute or
+    two, so a lock older than STALE_LOCK_S is left over from one and is removed."""
+    lock = directory / "lock"
+    try:
+        if time.time() - lock.stat().st_mtime > STALE_LOCK_S:
+            lock.unlink()
+    except FileNotFoundError:
+        pass
 
 
 def _load() -> bool:
