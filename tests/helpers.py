@@ -1,7 +1,9 @@
-"""Builders shared by the tests: twin layers with equal random weights on both backends."""
+"""Builders shared by the tests: twin layers with equal random weights on both backends; a short fit."""
+import math
+
 import torch
 
-import unroll
+from unroll.train import FitConfig, build_model, fit
 
 
 def twin_layers(kind, *args, **kwargs):
@@ -31,3 +33,13 @@ def run_with_grads(layer, x, **kwargs):
     out, state = layer(x, **kwargs)
     grads = torch.autograd.grad(loss_of(out, state), [x, *layer.parameters()])
     return out, state, grads
+
+
+def last_record_of_three_steps(task) -> dict:
+    """Train a small LSTM on ``task`` for three steps with fit(); checks the run finished with a finite
+    evaluation loss and returns that evaluation's record."""
+    torch.manual_seed(0)
+    model = build_model("lstm", task.input_size, task.output_size, 8)
+    result = fit(model, task, FitConfig(steps=3, batch_size=8, eval_every=3, eval_size=16), quiet=True)
+    assert result.steps == 3 and math.isfinite(result.history[-1]["eval_loss"])
+    return result.history[-1]
