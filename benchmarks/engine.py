@@ -1,10 +1,12 @@
-"""Training-step time (forward + backward) of unroll's layers against torch.nn, on CPU.
+"""Training-step time (forward + backward) of unroll's layers against torch.nn, on CPU or CUDA.
 
 Prints, for each thread count and shape (T, B, I, H), the median time of each variant and its ratio
 to the anchor measured in the same run (torch.nn.LSTM for the LSTM rows, torch.nn.RNN for the RNN
 rows). Variants run round-robin, so machine noise hits them alike.
 
-    python benchmarks/engine.py [--threads 1,0] [--min-time 2] [--json out.json]
+    python benchmarks/engine.py [--threads 1,0] [--min-time 2] [--device cuda] [--json out.json]
+
+On CUDA the anchors are cuDNN's kernels; unroll's layers run their plain-torch time loops there.
 """
 import argparse
 import json
@@ -32,11 +34,11 @@ def plain_torch_loops():
         fused._use_native = original
 
 
-def variants(T, B, I, H):
+def variants(T, B, I, H, device):
     """name -> (anchor name, module, context) for one shape."""
     torch.manual_seed(0)
     lstm_fused = unroll.LSTM(I, H)
-    return {
+    cases = {
         "nn.LSTM": ("nn.LSTM", nn.LSTM(I, H), None),
         "LSTM fused": ("nn.LSTM", lstm_fused, None),
         "LSTM fused, torch loop": ("nn.LSTM", lstm_fused, plain_torch_loops),
@@ -45,6 +47,9 @@ def variants(T, B, I, H):
         "nn.RNN": ("nn.RNN", nn.RNN(I, H), None),
         "RNN fused": ("nn.RNN", unroll.RNN(I, H), None),
     }
+    if device.type != "cpu":  # the C++ loops are CPU-only: the fused path already runs the torch loop
+        del cases["LSTM fused, torch loop"]
+    return {name: (anchor, module.to(device), context) for name, (anchor, module, context) in cases.items()}
 
 
 def training_step(module, x):
@@ -52,11 +57,11 @@ def training_step(module, x):
     out.sum().backward()
 
 
-def measure(shape, min_time, max_reps=200):
+def measure(shape, min_time, device, max_reps=200):
     """Median seconds per training step for each variant, interleaved round-robin."""
     T, B, I, H = shape
-    x = torch.randn(T, B, I)
-    cases = variants(*shape)
+    x = torch.randn(T, B, I, device=device)
+    cases = variants(*shape, device)
     times = {name: [] for name in cases}
     for _ in range(2):  # warm-up (and the C++ build, if any)
         for name, (_, module, context) in cases.items():
@@ -73,8 +78,11 @@ def measure(shape, min_time, max_reps=200):
 def _timed(module, x, context):
     with (context() if context else _nothing()):
         module.zero_grad(set_to_none=True)
+        synchronize = torch.cuda.synchronize if x.is_cuda else (lambda: None)
+        synchronize()
         t0 = time.perf_counter()
         training_step(module, x)
+        synchronize()
         return time.perf_counter() - t0
 
 
@@ -88,11 +96,13 @@ def main():
     parser.add_argument("--threads", default="1,0", help="thread counts to run; 0 = torch's default")
     parser.add_argument("--min-time", type=float, default=2.0, help="seconds of measuring per shape")
     parser.add_argument("--shapes", default=None, help="T,B,I,H;... (default: the four standard ones)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
+    device = torch.device(args.device)
     default_threads = torch.get_num_threads()
     shapes = SHAPES if args.shapes is None else [tuple(int(v) for v in s.split(",")) for s in args.shapes.split(";")]
-    print(f"torch {torch.__version__}, native kernels: {native.available()}, "
+    print(f"torch {torch.__version__}, device {_device_name(device)}, native kernels: {native.available()}, "
           f"default threads {default_threads}")
     results = []
     for threads in (int(t) or default_threads for t in args.threads.split(",")):
@@ -100,16 +110,21 @@ def main():
         print(f"\n## {threads} thread(s): median ms per training step (forward + backward)")
         print(f"{'T,B,I,H':>16}  {'variant':<24} {'ms':>9} {'ratio':>7}  vs")
         for shape in shapes:
-            medians, anchors = measure(shape, args.min_time)
+            medians, anchors = measure(shape, args.min_time, device)
             for name, seconds in medians.items():
                 anchor = anchors[name]
                 ratio = seconds / medians[anchor]
-                results.append({"threads": threads, "shape": shape, "variant": name, "ms": seconds * 1e3,
+                results.append({"device": args.device, "threads": threads, "shape": shape, "variant": name, "ms": seconds * 1e3,
                                 "anchor": anchor, "ratio": ratio})
                 print(f"{','.join(map(str, shape)):>16}  {name:<24} {seconds * 1e3:9.2f} {ratio:7.2f}  {anchor}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"torch": torch.__version__, "native": native.available(), "results": results}, f, indent=1)
+            json.dump({"torch": torch.__version__, "device": _device_name(device), "native": native.available(),
+                       "results": results}, f, indent=1)
+
+
+def _device_name(device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
 
 
 if __name__ == "__main__":

@@ -1,7 +1,13 @@
-"""Builders shared by the tests: twin layers with equal random weights on both backends; a short fit."""
+"""Builders shared by the tests: twin layers with equal random weights on both backends; a short fit;
+synthetic ink words."""
 import math
+import socket
 
 import torch
+
+from unroll.data.ink.hershey import synthesize
+from unroll.data.ink.preprocess import ink_to_features
+from unroll.handwriting.corpus import Corpus, split_of
 
 from unroll.train import FitConfig, build_model, fit
 
@@ -43,3 +49,24 @@ def last_record_of_three_steps(task) -> dict:
     result = fit(model, task, FitConfig(steps=3, batch_size=8, eval_every=3, eval_size=16), quiet=True)
     assert result.steps == 3 and math.isfinite(result.history[-1]["eval_loss"])
     return result.history[-1]
+
+
+def synthetic_ink_corpus(spacing=0.35):
+    """Hershey words by 24 synthetic writers, keyed so that both train and val splits have writers."""
+    words = ["cat", "dog", "act", "god", "cog", "tag"]
+    keys = [k for k in (f"syn/w{i}" for i in range(400)) if split_of(k) == "train"][:20]
+    keys += [k for k in (f"syn/w{i}" for i in range(400)) if split_of(k) == "val"][:4]
+    feats, labels, writers = [], [], []
+    for n, key in enumerate(keys):
+        for j, w in enumerate(words):
+            feats.append(ink_to_features(synthesize(w, seed=100 * n + j), spacing))
+            labels.append(w)
+            writers.append(key)
+    return Corpus(feats, labels, writers)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on (for torchrun's rendezvous)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

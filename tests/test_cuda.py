@@ -1,8 +1,14 @@
-"""The layers on CUDA agree with the CPU reference (skipped without a GPU)."""
+"""The layers and the recogniser's training on CUDA agree with the CPU (skipped without a GPU)."""
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
 import unroll
+from unroll.reservoir import Reservoir
+from unroll.train.checkpoint import load_checkpoint
 
 from helpers import run_with_grads, twin_layers
 
@@ -18,3 +24,22 @@ def test_cuda_matches_cpu(kind):
     _, _, grads_gpu = run_with_grads(fus.cuda(), x.cuda(), lengths=lengths)
     for a, b in zip(grads_gpu, grads_cpu):
         torch.testing.assert_close(a.cpu(), b, atol=1e-10, rtol=0)
+
+
+def test_recogniser_trains_on_cuda_as_on_cpu(tmp_path):
+    script = Path(__file__).parent / "scripts" / "handwriting_run.py"
+    for device in ("cpu", "cuda"):
+        subprocess.run([sys.executable, str(script), str(tmp_path / device), "4", device], check=True, timeout=300)
+    cpu, cuda = load_checkpoint(tmp_path / "cpu")[0], load_checkpoint(tmp_path / "cuda")[0]
+    for name in cpu:
+        if name.startswith("model/"):
+            torch.testing.assert_close(cuda[name], cpu[name], atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_reservoir_runs_on_cuda_as_on_cpu(sparse):
+    reservoir = Reservoir(2, 600, connectivity=0.02, leak=0.7, bias_scaling=0.2, sparse=sparse, dtype=torch.float64)
+    u = torch.randn(50, 3, 2, dtype=torch.float64)
+    on_cpu, _ = reservoir(u)
+    on_cuda, _ = reservoir.cuda()(u.cuda())
+    torch.testing.assert_close(on_cuda.cpu(), on_cpu, atol=1e-12, rtol=0)

@@ -1,20 +1,23 @@
 """Lexicon-constrained word decoding against brute force, case rules, fallback; and CTC training on
 synthetic Hershey ink (loss falls; a resumed run matches an uninterrupted one)."""
 import math
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from unroll import ctc
-from unroll.data.ink.hershey import synthesize
-from unroll.data.ink.preprocess import ink_to_features
 from unroll.handwriting.alphabet import Alphabet
-from unroll.handwriting.corpus import Corpus, split_of
 from unroll.handwriting.lexicon import Lexicon, choose_word, decode_word, word_candidates
 from unroll.handwriting.train import HandwritingConfig, train_handwriting
 from unroll.train.checkpoint import load_checkpoint
+
+from helpers import free_port, synthetic_ink_corpus
 
 ABC = Alphabet("abcdotgCD")
 
@@ -82,22 +85,8 @@ def test_lexicon_file_reading(tmp_path):
         Lexicon.read(tmp_path / "missing.txt")
 
 
-def _synthetic_corpus(spacing=0.35):
-    """Hershey words by 24 synthetic writers, keyed so that both train and val splits have writers."""
-    words = ["cat", "dog", "act", "god", "cog", "tag"]
-    keys = [k for k in (f"syn/w{i}" for i in range(400)) if split_of(k) == "train"][:20]
-    keys += [k for k in (f"syn/w{i}" for i in range(400)) if split_of(k) == "val"][:4]
-    feats, labels, writers = [], [], []
-    for n, key in enumerate(keys):
-        for j, w in enumerate(words):
-            feats.append(ink_to_features(synthesize(w, seed=100 * n + j), spacing))
-            labels.append(w)
-            writers.append(key)
-    return Corpus(feats, labels, writers)
-
-
 def test_training_on_synthetic_ink_learns_and_resumes_exactly(tmp_path):
-    corpus = _synthetic_corpus()
+    corpus = synthetic_ink_corpus()
     config = HandwritingConfig(hidden_size=16, num_layers=1, steps=60, lr=1e-2, warmup=5, steps_per_batch=400,
                                eval_every=30, checkpoint_every=30)
     quiet = dict(quiet=True, log=lambda s: None, corpus=corpus)
@@ -116,3 +105,19 @@ def test_training_on_synthetic_ink_learns_and_resumes_exactly(tmp_path):
         if k.startswith("model/"):
             assert torch.equal(tensors_a[k], tensors_b[k]), k
     assert final["step"] == 60
+
+
+def test_two_processes_train_the_recogniser_as_one_does(tmp_path):
+    script = Path(__file__).parent / "scripts" / "handwriting_run.py"
+    subprocess.run([sys.executable, str(script), str(tmp_path / "one"), "6"], check=True, timeout=300)
+    port = str(free_port())
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
+                    f"--master_port={port}", str(script), str(tmp_path / "two"), "6"],
+                   check=True, capture_output=True, text=True, timeout=300,
+                   env=dict(os.environ, OMP_NUM_THREADS="1"))
+    one, two = load_checkpoint(tmp_path / "one")[0], load_checkpoint(tmp_path / "two")[0]
+    for name in one:
+        if name.startswith("model/"):
+            torch.testing.assert_close(two[name], one[name], atol=1e-5, rtol=1e-5)
+    assert sorted(p.name for p in (tmp_path / "two").glob("ckpt-*")) == sorted(
+        p.name for p in (tmp_path / "one").glob("ckpt-*"))

@@ -3,7 +3,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ from unroll.gradients import NonFiniteGradientError
 from unroll.optim import sutskever_momentum
 from unroll.train import FitConfig, build_model, fit
 from unroll.train.checkpoint import latest_checkpoint
+
+from helpers import free_port
 
 SCRIPT = Path(__file__).parent / "scripts" / "fit_run.py"
 
@@ -64,15 +65,9 @@ def test_resume_after_sigkill_is_bit_exact(tmp_path):
     assert steps_logged == list(range(10, steps + 1, 10))   # no evaluation lost or repeated
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_processes_match_one_on_the_global_batch(tmp_path):
     _run_script(tmp_path / "one", 20, "--checkpoint-every", "0")
-    env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()), OMP_NUM_THREADS="1")
+    env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()), OMP_NUM_THREADS="1")
     subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
                     "--master_addr=127.0.0.1", f"--master_port={env['MASTER_PORT']}",
                     str(SCRIPT), str(tmp_path / "two"), "20", "--checkpoint-every", "10"],

@@ -13,7 +13,8 @@ def add(train_parser) -> None:
     p = sub.add_parser(
         "handwriting", help="train the online handwriting recogniser (BLSTM + CTC) on UNIPEN words",
         description="Train the recogniser on UNIPEN category 6 words, split by writer; checkpoints go to --out "
-                    "and a rerun resumes the newest. The defaults reproduce the shipped model; --export writes "
+                    "and a rerun resumes the newest; under torchrun the ranks share every batch. The defaults "
+                    "reproduce the shipped model; --export writes "
                     "the trained model folder that 'unroll recognize --model' reads.")
     types = {int: positive_int, float: float, str: str}
     for f in fields(HandwritingConfig):
@@ -39,7 +40,9 @@ def _run(args) -> int:
     names = [f.name for f in fields(HandwritingConfig) if f.name != "seed"]
     config = HandwritingConfig(**{n: getattr(args, n) for n in names},
                                **({} if args.seed is None else {"seed": args.seed}))
-    record = train_handwriting(config, args.out, export=args.export, quiet=args.quiet)
+    record = train_handwriting(config, args.out, export=args.export, quiet=args.quiet, device=args.device)
+    if not record:  # a rank other than 0 of a distributed run
+        return 0
     print(f"trained {config.steps} steps; validation CER {record.get('val_cer', float('nan')):.4f}, "
           f"word accuracy {record.get('val_word_accuracy', float('nan')):.4f}"
           + (f"; model in {args.export}" if args.export else ""), flush=True)

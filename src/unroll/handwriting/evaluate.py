@@ -13,13 +13,14 @@ FALLBACK_MARGINS = (2.0, 5.0, 10.0, 20.0, math.inf)
 
 
 def log_probs_of(model, features: list, batch: int = 64) -> list[torch.Tensor]:
-    """Per word (T_i, K) log-probabilities."""
+    """Per word (T_i, K) log-probabilities (on the CPU, wherever the model is)."""
     out = []
+    device = next(model.parameters()).device
     with torch.no_grad():
         for i in range(0, len(features), batch):
             chunk = features[i:i + batch]
             x, lengths, _, _ = pad(chunk, [[1]] * len(chunk))
-            lp = model(x, lengths)
+            lp = model(x.to(device), lengths).cpu()
             out += [lp[:n, b] for b, n in enumerate(lengths.tolist())]
     return out
 

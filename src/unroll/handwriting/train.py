@@ -1,5 +1,6 @@
 """Training the recogniser on UNIPEN words with CTC: the engine's checkpoints (resume bit for bit on one CPU
-thread), progress display and gradient clipping; its own loop because words have variable length."""
+thread), progress display, gradient clipping and data parallelism (under torchrun each rank reads its share
+of every batch); its own loop because words have variable length."""
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -8,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.nn import functional as F
+from torch.nn.parallel import DistributedDataParallel
 
 from .. import ctc
 from ..gradients import clip_grad_norm
-from ..train import state
+from ..train import distributed, state
 from ..train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from ..train.progress import RunProgress
 from .alphabet import Alphabet
@@ -31,6 +33,7 @@ class HandwritingConfig:
     hidden_size: int = 96
     num_layers: int = 2
     peephole: bool = False
+    dropout: float = 0.0            # between stacked layers
     steps: int = 11000
     lr: float = 2e-3
     final_lr_fraction: float = 0.05
@@ -65,11 +68,22 @@ def decode_greedy(model: InkRecognizer, features: list, alphabet: Alphabet) -> l
     return [alphabet.decode(ctc.best_path(lp)) for lp in log_probs_of(model, features)]
 
 
+def ctc_batch_loss(model, x, xl, y, yl, batch_size: int, world: int) -> torch.Tensor:
+    """CTC loss per target character, averaged over the ``batch_size`` words of the global batch of which
+    these are one rank's share (times ``world``, since data parallelism averages the ranks' gradients)."""
+    per_word = F.ctc_loss(model(x, xl), y, xl, yl, reduction="none", zero_infinity=True)
+    return (per_word / yl.to(per_word.device).clamp_min(1)).sum() * (world / batch_size)
+
+
 def train_handwriting(config: HandwritingConfig, out, export=None, quiet=False, log=print,
-                      corpus=None) -> dict:
+                      corpus=None, device="cpu") -> dict:
     """Train (or resume) into ``out``; write the final model to ``export`` (a folder) if given.
-    ``corpus`` (a Corpus) replaces the UNIPEN words read from ``config.data``. Returns the last evaluation."""
+    ``corpus`` (a Corpus) replaces the UNIPEN words read from ``config.data``. Under torchrun the ranks
+    split every batch and rank 0 evaluates, checkpoints and exports. Returns the last evaluation."""
     torch.manual_seed(config.seed)
+    cluster = distributed.join(device)
+    main = cluster.is_main
+    quiet, log = quiet or not main, log if main else (lambda s: None)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     alphabet = Alphabet()
@@ -78,9 +92,11 @@ def train_handwriting(config: HandwritingConfig, out, export=None, quiet=False, 
     targets = [alphabet.encode(t) for t in train.labels]
     lengths = [len(f) for f in train.features]
     model = InkRecognizer(train.features[0].shape[1], len(alphabet), config.hidden_size, config.num_layers,
-                          config.peephole)
+                          config.peephole, config.dropout)
     allf = np.concatenate(train.features)
     model.set_standardization(torch.from_numpy(allf.mean(0)), torch.from_numpy(allf.std(0)))
+    model.to(cluster.device)
+    trainer = DistributedDataParallel(model) if cluster.world > 1 else model
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config))
     step, epoch, position, history, seconds = 0, 0, 0, [], 0.0
@@ -102,9 +118,11 @@ def train_handwriting(config: HandwritingConfig, out, export=None, quiet=False, 
             epoch, position = epoch + 1, 0
             batches = bucketed_batches(lengths, config.steps_per_batch, config.seed, epoch)
         index = batches[position]
-        x, xl, y, yl = pad([train.features[i] for i in index], [targets[i] for i in index])
+        mine = index[cluster.rank::cluster.world]
+        x, xl, y, yl = pad([train.features[i] for i in mine], [targets[i] for i in mine])
         model.train()
-        loss = F.ctc_loss(model(x, xl), y, xl, yl, zero_infinity=True)
+        loss = ctc_batch_loss(trainer, x.to(cluster.device), xl, y.to(cluster.device), yl, len(index),
+                              cluster.world)
         optimizer.zero_grad()
         loss.backward()
         clip_grad_norm(model.parameters(), config.clip)
@@ -113,7 +131,7 @@ def train_handwriting(config: HandwritingConfig, out, export=None, quiet=False, 
         step, position, words = step + 1, position + 1, words + len(index)
         losses.append(loss.item())
         progress.step(step, f"loss {np.mean(losses[-50:]):.3f}")
-        if step % config.eval_every == 0 or step == config.steps:
+        if main and (step % config.eval_every == 0 or step == config.steps):
             model.eval()
             hyp = decode_greedy(model, val.features, alphabet)
             elapsed = seconds + time.perf_counter() - started
@@ -124,13 +142,13 @@ def train_handwriting(config: HandwritingConfig, out, export=None, quiet=False, 
             progress.report(f"step {step} epoch {epoch} loss {record['loss']:.3f} val CER {record['val_cer']:.3f} "
                             f"val words {record['val_word_accuracy']:.3f} ({elapsed / 60:.1f} min, "
                             f"{words / (time.perf_counter() - started):.0f} words/s)")
-        if step % config.checkpoint_every == 0 or step == config.steps:
+        if main and (step % config.checkpoint_every == 0 or step == config.steps):
             tensors, meta = state.capture(model, optimizer, scheduler)
             meta.update(step=step, epoch=epoch, position=position, history=history, config=asdict(config),
                         seconds=seconds + time.perf_counter() - started)
             save_checkpoint(out, step, tensors, meta)
     progress.close()
-    if export is not None:
+    if export is not None and main:
         model.eval()
         read = readings(log_probs_of(model, val.features), alphabet, Lexicon.read(DEFAULT_LEXICON))
         decoding = tune_decoding(read, val.labels)
