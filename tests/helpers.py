@@ -29,7 +29,7 @@ def loss_of(output, state):
     states = state if isinstance(state, tuple) else (state,)
     loss = (output ** 2).sum() + output.sin().sum()
     for k, s in enumerate(states):
-        loss = loss + (s * torch.linspace(-1, 1, s.numel(), dtype=s.dtype).view_as(s)).sum() * (k + 1)
+        loss = loss + (s * torch.linspace(-1, 1, s.numel(), dtype=s.dtype, device=s.device).view_as(s)).sum() * (k + 1)
     return loss
 
 
