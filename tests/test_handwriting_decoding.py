@@ -14,7 +14,7 @@ import torch
 from unroll import ctc
 from unroll.handwriting.alphabet import Alphabet
 from unroll.handwriting.lexicon import Lexicon, choose_word, decode_word, word_candidates
-from unroll.handwriting.train import HandwritingConfig, train_handwriting
+from unroll.train.handwriting import HandwritingConfig, train_handwriting
 from unroll.train.checkpoint import load_checkpoint
 
 from helpers import free_port, synthetic_ink_corpus

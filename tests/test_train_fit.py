@@ -15,7 +15,7 @@ from torch import nn
 
 from unroll.data import Task, make_task
 from unroll.gradients import NonFiniteGradientError
-from unroll.optim import sutskever_momentum
+from unroll.optim import rnn_momentum, scheduled_momentum, sutskever_momentum
 from unroll.train import FitConfig, build_model, fit
 from unroll.train.checkpoint import latest_checkpoint
 
@@ -186,3 +186,13 @@ def test_tensorboard_scalars_mirror_the_metrics(tmp_path):
     scalars = board.Scalars("eval_loss")
     assert [s.step for s in scalars] == [2, 4]
     assert [s.value for s in scalars] == pytest.approx([r["eval_loss"] for r in logged])
+
+
+def test_rnn_momentum_of_sutskever_et_al_and_the_choice_of_one_schedule():
+    assert [rnn_momentum(t, 0.995, 1000) for t in (0, 999, 1000, 10 ** 6)] == [0.9, 0.9, 0.995, 0.995]
+    assert rnn_momentum(0, 0.5, 1000) == 0.5
+    assert scheduled_momentum(250, 0.99, True, 0) == 0.75
+    assert scheduled_momentum(250, 0.99, False, 1000) == 0.9
+    assert scheduled_momentum(250, 0.99, False, 0) is None
+    with pytest.raises(ValueError, match="momentum_schedule, momentum_warmup"):
+        FitConfig(optimizer="nesterov", momentum_schedule=True, momentum_warmup=1000)

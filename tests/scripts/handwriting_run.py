@@ -10,7 +10,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from helpers import synthetic_ink_corpus  # noqa: E402
 
-from unroll.handwriting.train import HandwritingConfig, train_handwriting  # noqa: E402
+from unroll.train.handwriting import HandwritingConfig, train_handwriting  # noqa: E402
 
 torch.set_num_threads(1)
 config = HandwritingConfig(hidden_size=8, num_layers=1, steps=int(sys.argv[2]), lr=1e-2, warmup=2,

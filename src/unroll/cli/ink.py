@@ -45,7 +45,7 @@ def _write(words, output: str) -> None:
 
 
 def _draw(args) -> int:
-    from ..handwriting.draw import draw_ink
+    from ..report.ink import draw_ink
     from .recognize import read_document
 
     draw_ink(read_document(args.file, args.include_dir).words, args.output)

@@ -58,6 +58,6 @@ def _run(args) -> int:
         print(f"character error rate {ctc.character_error_rate(hyp, ref):.4f}, word accuracy "
               f"{ctc.word_accuracy(hyp, ref):.4f} ({len(ref)} labelled words)", file=sys.stderr)
     if args.explain:
-        from ..handwriting.explain import explain_figure
+        from ..report.explain import explain_figure
         explain_figure(recognizer, doc.words[0], args.output)
     return 0

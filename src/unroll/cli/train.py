@@ -16,6 +16,7 @@ _FIT_HELP = {
     "lr": "learning rate",
     "momentum": "momentum of --optimizer momentum/nesterov; the cap of --momentum-schedule",
     "momentum_schedule": "raise the momentum during training as Sutskever et al. 2013, up to --momentum",
+    "momentum_warmup": "updates at momentum 0.9 before --momentum takes over (Sutskever et al. 2013's RNNs: 1000)",
     "weight_decay": "L2 weight decay",
     "lr_schedule": "constant, cosine (to 0 at the last step) or step (x --lr-decay every --lr-decay-every steps)",
     "lr_decay": "factor of --lr-schedule step",

@@ -6,7 +6,7 @@ from .options import add_global_options, positive_int
 
 def add(train_parser) -> None:
     """Give ``unroll train`` its optional ``handwriting`` subcommand."""
-    from ..handwriting.train import HandwritingConfig
+    from ..train.handwriting import HandwritingConfig
 
     sub = train_parser.add_subparsers(title="applications", dest="application", metavar="handwriting",
                                       required=False)
@@ -35,7 +35,7 @@ def add(train_parser) -> None:
 
 
 def _run(args) -> int:
-    from ..handwriting.train import HandwritingConfig, train_handwriting
+    from ..train.handwriting import HandwritingConfig, train_handwriting
 
     names = [f.name for f in fields(HandwritingConfig) if f.name != "seed"]
     config = HandwritingConfig(**{n: getattr(args, n) for n in names},

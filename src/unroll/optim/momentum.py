@@ -1,4 +1,4 @@
-"""The momentum schedule of Sutskever, Martens, Dahl & Hinton (2013), section 3."""
+"""The momentum schedules of Sutskever, Martens, Dahl & Hinton (2013): section 3 (deep nets) and 4 (RNNs)."""
 import math
 
 
@@ -10,3 +10,20 @@ def sutskever_momentum(step: int, mu_max: float) -> float:
     if step < 0:
         raise ValueError(f"step: expected an int >= 0, got {step!r}")
     return min(1 - 2 ** (-1 - math.log2(step // 250 + 1)), mu_max)
+
+
+def rnn_momentum(step: int, mu_max: float, warmup: int) -> float:
+    """Section 4 (RNNs): momentum 0.9 for the first ``warmup`` updates (the paper: 1000), then mu_max."""
+    if step < 0:
+        raise ValueError(f"step: expected an int >= 0, got {step!r}")
+    return min(0.9, mu_max) if step < warmup else mu_max
+
+
+def scheduled_momentum(step: int, mu_max: float, schedule: bool, warmup: int) -> float | None:
+    """The momentum of update ``step`` under a FitConfig's schedule (``momentum_schedule`` or
+    ``momentum_warmup``); None when neither is on (the optimiser keeps its own)."""
+    if schedule:
+        return sutskever_momentum(step, mu_max)
+    if warmup:
+        return rnn_momentum(step, mu_max, warmup)
+    return None

@@ -18,7 +18,7 @@ from torch.nn.parallel import DistributedDataParallel
 from ..data.task import Task, shard
 from ..cells import FullyRecurrentCell
 from ..gradients import clip_grad_norm, clip_grad_value, vanishing_gradient_regulariser
-from ..optim import sutskever_momentum
+from ..optim import scheduled_momentum
 from ..time import truncated_bptt
 from . import distributed, state
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
@@ -113,9 +113,10 @@ def fit(model: torch.nn.Module, task: Task, config: FitConfig, *, out_dir=None, 
             x, y = task.batch(config.batch_size, batch_generator(config.seed, step))
             x = shard(x, cluster.rank, cluster.world, dim=1).to(cluster.device)
             y = _to(shard(y, cluster.rank, cluster.world, dim=task.target_batch_dim), cluster.device)
-            if config.momentum_schedule:
+            momentum = scheduled_momentum(step, config.momentum, config.momentum_schedule, config.momentum_warmup)
+            if momentum is not None:
                 for group in optimizer.param_groups:
-                    group["momentum"] = sutskever_momentum(step, config.momentum)
+                    group["momentum"] = momentum
             if hessian_free:
                 xc, yc = task.batch(config.hf_curvature_batch, batch_generator(config.seed, f"curvature:{step}"))
                 curvature = (xc.to(cluster.device), _to(yc, cluster.device))

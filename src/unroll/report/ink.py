@@ -1,7 +1,7 @@
 """Rendering ink: each word's pen-down strokes, with its label (if any) as the title."""
 import math
 
-from ..report.figures import new_figure, save
+from .figures import new_figure, save
 
 
 def draw_ink(words: list, path, columns: int = 3) -> None:

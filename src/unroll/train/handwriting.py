@@ -1,4 +1,4 @@
-"""Training the recogniser on UNIPEN words with CTC: the engine's checkpoints (resume bit for bit on one CPU
+"""Training the handwriting recogniser (unroll.handwriting) on UNIPEN words with CTC: the engine's checkpoints (resume bit for bit on one CPU
 thread), progress display, gradient clipping and data parallelism (under torchrun each rank reads its share
 of every batch); its own loop because words have variable length."""
 import math
@@ -13,16 +13,16 @@ from torch.nn.parallel import DistributedDataParallel
 
 from .. import ctc
 from ..gradients import clip_grad_norm
-from ..train import distributed, state
-from ..train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from ..train.progress import RunProgress
-from .alphabet import Alphabet
-from .batches import bucketed_batches, pad
-from .corpus import load_corpus, read_corpus, save_corpus
-from .evaluate import log_probs_of, readings, tune_decoding
-from .lexicon import DEFAULT_LEXICON, Lexicon
-from .model import InkRecognizer
-from .shipped import save_model
+from ..handwriting.alphabet import Alphabet
+from ..handwriting.batches import bucketed_batches, pad
+from ..handwriting.corpus import load_corpus, read_corpus, save_corpus
+from ..handwriting.evaluate import log_probs_of, readings, tune_decoding
+from ..handwriting.lexicon import DEFAULT_LEXICON, Lexicon
+from ..handwriting.model import InkRecognizer
+from ..handwriting.shipped import save_model
+from . import distributed, state
+from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .progress import RunProgress
 
 
 @dataclass
