@@ -17,7 +17,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ..data.task import Task, shard
 from ..cells import FullyRecurrentCell
-from ..gradients import clip_grad_norm, clip_grad_value, vanishing_gradient_regulariser
+from ..gradients import NonFiniteGradientError, clip_grad_norm, clip_grad_value, vanishing_gradient_regulariser
 from ..optim import scheduled_momentum
 from ..time import truncated_bptt
 from . import distributed, state
@@ -82,7 +82,7 @@ def fit(model: torch.nn.Module, task: Task, config: FitConfig, *, out_dir=None, 
     out_dir: where checkpoints (``ckpt-*.safetensors`` + ``.json``) and ``metrics.jsonl`` go; None
     keeps nothing. resume: continue from the newest checkpoint in out_dir (a fresh start if none).
     eval_task: the task whose held-out sequences evaluations (and the early stop) use; default ``task``.
-    Raises NonFiniteGradientError if a gradient turns NaN or inf (the update is not applied).
+    Raises NonFiniteGradientError, naming the update, if a gradient turns NaN or inf (the update is not applied).
     """
     cluster = distributed.join(device)
     if config.batch_size % cluster.world:
@@ -122,7 +122,10 @@ def fit(model: torch.nn.Module, task: Task, config: FitConfig, *, out_dir=None, 
                 curvature = (xc.to(cluster.device), _to(yc, cluster.device))
                 loss, grad_norm = hessian_free_update(model, task, x, y, optimizer, curvature)
             else:
-                loss, grad_norm = _train_on(trainer, task, x, y, optimizer, config)
+                try:
+                    loss, grad_norm = _train_on(trainer, task, x, y, optimizer, config)
+                except NonFiniteGradientError as error:
+                    raise NonFiniteGradientError(f"update {step + 1}: {error}") from None
             scheduler.step()
             step, done_here = step + 1, done_here + 1
             since.append(loss)
