@@ -57,24 +57,27 @@ def main() -> None:
     labels = [w.label for w in inks]
     print(f"test split: {len(labels)} words by {len(set(writers))} held-out writers "
           f"({', '.join(f'{k}: {v}' for k, v in skipped.items() if v)} left out)")
-    read = readings(log_probs_of(rec.model, list(feats)), rec.alphabet, rec.lexicon, rec.beam)
+    read = readings(log_probs_of(rec.model, list(feats)), rec.alphabet, rec.lexicon, rec.beam, rec.scorer)
     w, m = rec.prior_weight, rec.fallback_margin
     hyps = {"best path, no lexicon": [r["best_path"] for r in read],
-            "prefix beam, no lexicon": [r["open"][0] for r in read],
+            "prefix beam, no lexicon": [r["beam"] for r in read],
+            "prefix beam + char LM, no lexicon": [r["open"][0] for r in read],
             "default lexicon (wordfreq en)": [choose_word(r["open"], r["candidates"], w, m) for r in read]}
     english = [i for i, k in enumerate(writers) if not k.startswith("sie/")]
     in_lexicon = [i for i, t in enumerate(labels) if t in rec.lexicon]
     results = {"words": len(labels), "writers": len(set(writers)), "skipped": skipped,
-               "lexicon_coverage": len(in_lexicon) / len(labels), "decoding": {"prior_weight": w, "fallback_margin": m},
+               "lexicon_coverage": len(in_lexicon) / len(labels),
+               "decoding": {"prior_weight": w, "fallback_margin": m, "lm_weight": rec.lm_weight,
+                            "lm_length_bonus": rec.lm_length_bonus},
                "rows": {}}
     print(f"lexicon: {len(rec.lexicon)} words; {100 * results['lexicon_coverage']:.1f}% of test words are in it")
-    print(f"{'decoder':32s} {'CER':>7s} {'word acc':>9s} {'(English srcs)':>15s} {'(in-lexicon)':>13s}")
+    print(f"{'decoder':34s} {'CER':>7s} {'word acc':>9s} {'(English srcs)':>15s} {'(in-lexicon)':>13s}")
     for name, h in hyps.items():
         row = {"cer": ctc.character_error_rate(h, labels), "word_accuracy": ctc.word_accuracy(h, labels),
                "word_accuracy_english_sources": ctc.word_accuracy([h[i] for i in english], [labels[i] for i in english]),
                "word_accuracy_in_lexicon": ctc.word_accuracy([h[i] for i in in_lexicon], [labels[i] for i in in_lexicon])}
         results["rows"][name] = row
-        print(f"{name:32s} {100 * row['cer']:6.2f}% {100 * row['word_accuracy']:8.2f}% "
+        print(f"{name:34s} {100 * row['cer']:6.2f}% {100 * row['word_accuracy']:8.2f}% "
               f"{100 * row['word_accuracy_english_sources']:14.2f}% {100 * row['word_accuracy_in_lexicon']:12.2f}%")
     by_source = Counter(k.split("/")[0] for k in writers)
     lex = hyps["default lexicon (wordfreq en)"]
@@ -87,7 +90,8 @@ def main() -> None:
     from unroll.handwriting.lexicon import decode_word
     decoders = {"best path": lambda lp: ctc.best_path(lp),
                 "prefix beam": lambda lp: decode_word(lp, rec.alphabet, None, rec.beam),
-                "lexicon": lambda lp: decode_word(lp, rec.alphabet, rec.lexicon, rec.beam, w, m)}
+                "beam + LM": lambda lp: decode_word(lp, rec.alphabet, None, rec.beam, scorer=rec.scorer()),
+                "lexicon": lambda lp: decode_word(lp, rec.alphabet, rec.lexicon, rec.beam, w, m, rec.scorer())}
     rates = {name: speed(rec, sample, fn) for name, fn in decoders.items()}
     results["words_per_second_one_thread"] = rates
     print(f"speed, one CPU thread, {len(sample)} words, whole pipeline (median of 3):")

@@ -101,3 +101,23 @@ def test_metrics():
         ctc.word_accuracy(["a"], ["a", "b"])
     with pytest.raises(ValueError, match="log_probs"):
         ctc.best_path(np.zeros(3))
+
+
+def test_a_score_can_overturn_the_most_probable_labelling():
+    lp = np.log(np.array([[0.6, 0.4], [0.6, 0.4]]))     # P("") = 0.36, P("a") = 0.64
+    assert ctc.prefix_beam_search(lp, beam=4, score=lambda p, complete=False: -1.0 * len(p)) == []
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_prefix_beam_search_with_a_score_finds_the_brute_force_argmax_of_the_sum(seed):
+    lp = _random_log_probs(5, 3, seed)
+    probs = _labelling_probs(lp)
+
+    def score(prefix, complete=False):     # longer is better; ending in label 2 is worse
+        return 1.5 * len(prefix) - (3.0 if complete and prefix[-1:] == (2,) else 0.0)
+
+    best = max(probs, key=lambda labels: math.log(probs[labels]) + score(labels, True))
+    ranked = ctc.prefix_beam_search(lp, beam=200, top=3, prune=-math.inf, score=score)
+    assert tuple(ranked[0][0]) == best
+    for labels, log_p in ranked:                           # the returned log P is the ink's alone
+        assert math.exp(log_p) == pytest.approx(probs[tuple(labels)], rel=1e-9)

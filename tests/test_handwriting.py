@@ -40,9 +40,11 @@ def test_shipped_model_reads_committed_real_words_by_unseen_writers(recognizer):
     labels = [w.label for w in words]
     with_lexicon = recognizer.read_words(words)
     open_vocabulary = Recognizer(lexicon=None).read_words(words)
+    ink_alone = Recognizer(lexicon=None, language_model=False).read_words(words)
     assert len(words) == 14
     assert ctc.word_accuracy(with_lexicon, labels) >= WORD_ACCURACY_FLOOR
-    assert ctc.character_error_rate(open_vocabulary, labels) <= CER_CEILING
+    assert ctc.character_error_rate(ink_alone, labels) <= CER_CEILING
+    assert ctc.character_error_rate(open_vocabulary, labels) < ctc.character_error_rate(ink_alone, labels)
 
 
 def test_cli_prints_one_word_per_segment_and_scores_on_stderr(capsys):
@@ -51,6 +53,8 @@ def test_cli_prints_one_word_per_segment_and_scores_on_stderr(capsys):
     lines = out.splitlines()
     assert len(lines) == 5 and all(line.isalpha() for line in lines)
     assert err.startswith("character error rate ") and "word accuracy" in err
+    assert main(["recognize", str(FILES[0]), "--no-lexicon", "--no-language-model"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 5
 
 
 def test_cli_reads_stdin_and_rejects_conflicting_options(capsys):

@@ -140,17 +140,20 @@ def forced_alignment(log_probs, labels, blank: int = 0) -> list[tuple[int, int]]
 
 
 def prefix_beam_search(log_probs, beam: int = 16, blank: int = 0, allowed=None, prune: float = -8.0,
-                       top: int = 1):
+                       top: int = 1, score=None):
     """CTC prefix beam search: the labellings with the highest summed path probability kept by a beam.
 
     ``allowed(prefix, k)`` -> bool may forbid extending ``prefix`` (a tuple) by label ``k`` (a lexicon
     trie does this); classes with log-probability below ``prune`` at a frame are not tried there.
-    Returns the best labelling (a list), or with ``top > 1`` a list of (labelling, log-probability), best first.
+    ``score(prefix, complete)`` -> float (a language model's bonus) is added to log P when prefixes are
+    ranked, with complete=True for the final choice. Returns the best labelling (a list), or with
+    ``top > 1`` a list of (labelling, log-probability without the bonus), best first.
     """
     lp = _check(log_probs, blank)
     beam = int(beam)
     if beam < 1:
         raise ValueError(f"beam: expected a positive int, got {beam!r}")
+    bonus = score or (lambda prefix, complete=False: 0.0)
     beams = {(): (0.0, -math.inf)}          # prefix -> (log P ending in blank, log P ending in a label)
     for t in range(len(lp)):
         row = lp[t]
@@ -173,6 +176,6 @@ def prefix_beam_search(log_probs, beam: int = 16, blank: int = 0, allowed=None, 
                     add(prefix + (k,), -math.inf, pb + row[k])
                 else:
                     add(prefix + (k,), -math.inf, total + row[k])
-        beams = dict(sorted(nxt.items(), key=lambda item: -_logsumexp(*item[1]))[:beam])
-    ranked = sorted(((list(p), _logsumexp(*s)) for p, s in beams.items()), key=lambda r: -r[1])
-    return ranked[0][0] if top == 1 else ranked[:top]
+        beams = dict(sorted(nxt.items(), key=lambda item: -(_logsumexp(*item[1]) + bonus(item[0])))[:beam])
+    ranked = sorted(((list(p), _logsumexp(*s), bonus(p, True)) for p, s in beams.items()), key=lambda r: -r[1] - r[2])
+    return ranked[0][0] if top == 1 else [(labels, log_p) for labels, log_p, _ in ranked[:top]]

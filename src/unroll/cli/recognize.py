@@ -9,11 +9,14 @@ def add(commands) -> None:
         description="Print the words the shipped BLSTM/CTC recogniser reads in FILE, one per line in segment "
                     "order (UNIPEN .SEGMENT WORD entries, InkML trace groups, JSON words); nothing else goes "
                     "to stdout. Decoding is constrained to an English lexicon with word-frequency priors, "
-                    "falling back to the open-vocabulary reading when no lexicon word fits.")
+                    "falling back to the open-vocabulary reading when no lexicon word fits; that reading is "
+                    "guided by a character 5-gram model of English words.")
     p.add_argument("file", metavar="FILE", help="ink file, or - for stdin")
     p.add_argument("--lexicon", metavar="FILE", help="word list (one 'word [frequency]' per line, .gz allowed) "
                                                      "instead of the shipped English lexicon")
     p.add_argument("--no-lexicon", action="store_true", help="open-vocabulary decoding (prefix beam search)")
+    p.add_argument("--no-language-model", action="store_true",
+                   help="open-vocabulary reading from the ink alone (no character language model)")
     p.add_argument("--score", action="store_true",
                    help="print character error rate and word accuracy against the file's own labels on stderr")
     p.add_argument("--include-dir", metavar="DIR", help="UNIPEN include folder (default: found walking up)")
@@ -45,7 +48,8 @@ def _run(args) -> int:
         raise ValueError("output: --explain needs -o FILE.png")
     doc = read_document(args.file, args.include_dir)
     lexicon = None if args.no_lexicon else (args.lexicon or "default")
-    recognizer = Recognizer(Path(args.model) if args.model else MODEL_DIR, lexicon=lexicon)
+    recognizer = Recognizer(Path(args.model) if args.model else MODEL_DIR, lexicon=lexicon,
+                            language_model=not args.no_language_model)
     words = recognizer.read_words(doc.words)
     for w in words:
         print(w)

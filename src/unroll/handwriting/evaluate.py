@@ -1,15 +1,18 @@
-"""Scoring a recogniser on featurised words, and choosing the lexicon decoder's prior weight and fallback
-margin on validation writers."""
+"""Scoring a recogniser on featurised words, and choosing the decoders' settings on validation writers: the
+language model's weight and length bonus, the lexicon's prior weight and fallback margin."""
 import math
 
 import torch
 
 from .. import ctc
 from .batches import pad
+from .charlm import PrefixScorer
 from .lexicon import choose_word, word_candidates
 
 PRIOR_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
 FALLBACK_MARGINS = (2.0, 5.0, 10.0, 20.0, math.inf)
+LM_WEIGHTS = (0.5, 1.0, 1.5)
+LM_LENGTH_BONUSES = (1.0, 2.0, 3.0)
 
 
 def log_probs_of(model, features: list, batch: int = 64) -> list[torch.Tensor]:
@@ -25,14 +28,29 @@ def log_probs_of(model, features: list, batch: int = 64) -> list[torch.Tensor]:
     return out
 
 
-def readings(log_probs: list, alphabet, lexicon, beam: int = 24) -> list[dict]:
-    """Per word: best path, open-vocabulary beam reading and lexicon candidates."""
+def readings(log_probs: list, alphabet, lexicon, beam: int = 24, scorer=None) -> list[dict]:
+    """Per word: best path, the open-vocabulary beam reading without a language model ("beam") and with the
+    one a call of ``scorer()`` returns (None: none) as (word, log P) ("open"), and the lexicon candidates."""
     out = []
     for lp in log_probs:
-        open_reading, candidates = word_candidates(lp, alphabet, lexicon, beam)
-        out.append({"best_path": alphabet.decode(ctc.best_path(lp)), "open": open_reading,
+        open_reading, candidates = word_candidates(lp, alphabet, lexicon, beam, scorer() if scorer else None)
+        plain = alphabet.decode(ctc.prefix_beam_search(lp, beam=beam)) if scorer else open_reading[0]
+        out.append({"best_path": alphabet.decode(ctc.best_path(lp)), "beam": plain, "open": open_reading,
                     "candidates": candidates})
     return out
+
+
+def tune_language_model(log_probs: list, labels: list, alphabet, model, beam: int = 24) -> dict:
+    """The (lm_weight, lm_length_bonus) whose language-model beam reading has the lowest CER on these words."""
+    best = None
+    for weight in LM_WEIGHTS:
+        for bonus in LM_LENGTH_BONUSES:
+            hyp = [alphabet.decode(ctc.prefix_beam_search(lp, beam=beam, score=PrefixScorer(
+                model, alphabet.chars, weight, bonus))) for lp in log_probs]
+            cer = ctc.character_error_rate(hyp, labels)
+            if best is None or cer < best["lm_cer"]:
+                best = {"lm_weight": weight, "lm_length_bonus": bonus, "lm_cer": cer}
+    return best
 
 
 def tune_decoding(read: list, labels: list) -> dict:

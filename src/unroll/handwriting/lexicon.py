@@ -24,7 +24,8 @@ _CASE = {"empty": {False: "lower", True: "first"}, "lower": {False: "lower", Tru
 
 
 class Lexicon:
-    """Lowercase words -> log relative frequency (natural log, summing to one over the lexicon)."""
+    """Lowercase words -> log relative frequency (natural log, summing to one over the lexicon); the
+    frequencies as given (merged over case) stay in ``frequencies``."""
 
     def __init__(self, frequencies: dict):
         if not frequencies:
@@ -36,6 +37,7 @@ class Lexicon:
             if not f > 0:
                 raise ValueError(f"frequencies: expected a positive frequency for {word!r}, got {f!r}")
             merged[word.lower()] = merged.get(word.lower(), 0.0) + float(f)
+        self.frequencies = merged
         total = sum(merged.values())
         self.log_prior = {w: math.log(f / total) for w, f in merged.items()}
         self.trie = {}
@@ -96,12 +98,14 @@ def build_english_lexicon(path, size: int = 50000, alphabet: Alphabet | None = N
     return len(lines)
 
 
-def word_candidates(log_probs, alphabet: Alphabet, lexicon: Lexicon | None, beam: int = 24):
+def word_candidates(log_probs, alphabet: Alphabet, lexicon: Lexicon | None, beam: int = 24, scorer=None):
     """(open-vocabulary (word, log P), lexicon candidates [(word, log P(word | ink), log prior)]).
 
-    The lexicon search keeps ``beam`` prefixes on the trie, ranked by log P(prefix | ink) alone; the prior only
-    ranks the complete words that survive, so one search serves every prior weight and margin."""
-    open_labels = ctc.prefix_beam_search(log_probs, beam=beam)
+    The open reading is the prefix beam search's, guided by ``scorer`` (a charlm.PrefixScorer) if given; its
+    log P is the ink's alone. The lexicon search keeps ``beam`` prefixes on the trie, ranked by log P(prefix |
+    ink) alone; the prior only ranks the complete words that survive, so one search serves every prior
+    weight and margin."""
+    open_labels = ctc.prefix_beam_search(log_probs, beam=beam, score=scorer)
     open_score = ctc.labelling_log_prob(log_probs, open_labels) if open_labels else -math.inf
     found = []
     if lexicon is not None:
@@ -135,7 +139,8 @@ def choose_word(open_reading, candidates, prior_weight: float, fallback_margin: 
 
 
 def decode_word(log_probs, alphabet: Alphabet, lexicon: Lexicon | None = None, beam: int = 24,
-                prior_weight: float = 0.5, fallback_margin: float = 8.0) -> str:
-    """The word ``log_probs`` (T, K) spells: lexicon-constrained if a lexicon is given, else open vocabulary."""
-    open_reading, candidates = word_candidates(log_probs, alphabet, lexicon, beam)
+                prior_weight: float = 0.5, fallback_margin: float = 8.0, scorer=None) -> str:
+    """The word ``log_probs`` (T, K) spells: lexicon-constrained if a lexicon is given, else open vocabulary
+    (guided by ``scorer``, a character language model, if given)."""
+    open_reading, candidates = word_candidates(log_probs, alphabet, lexicon, beam, scorer)
     return choose_word(open_reading, candidates, prior_weight, fallback_margin)

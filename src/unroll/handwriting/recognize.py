@@ -1,31 +1,46 @@
 """Reading ink with a trained recogniser: featurise each word, run the BLSTM once, decode with or without a
-lexicon."""
+lexicon, the open-vocabulary reading guided by a character language model of English words."""
 import torch
 
 from ..data.ink.ink import Ink
 from ..data.ink.preprocess import ink_to_features
+from .charlm import CharNgram, PrefixScorer
 from .evaluate import log_probs_of
 from .lexicon import DEFAULT_LEXICON, Lexicon, decode_word
 from .shipped import MODEL_DIR, load_model
 
 
 class Recognizer:
-    """A model with its alphabet, resampling spacing and (optional) lexicon.
+    """A model with its alphabet, resampling spacing, (optional) lexicon and (optional) language model.
 
     ``lexicon``: "default" (the shipped English lexicon), None (open vocabulary), a path, or a Lexicon.
+    ``language_model``: whether a character n-gram model of the shipped English words guides the
+    open-vocabulary reading (the reading itself without a lexicon, the fallback with one).
     """
 
     def __init__(self, model_dir=MODEL_DIR, lexicon="default", beam: int = 24, prior_weight: float | None = None,
-                 fallback_margin: float | None = None):
+                 fallback_margin: float | None = None, language_model: bool = True):
         self.model, self.alphabet, self.meta = load_model(model_dir)
         decoding = self.meta.get("decoding", {})
         self.prior_weight = decoding.get("prior_weight", 0.5) if prior_weight is None else prior_weight
         self.fallback_margin = decoding.get("fallback_margin", 8.0) if fallback_margin is None else fallback_margin
+        self.lm_weight = decoding.get("lm_weight", 1.0)
+        self.lm_length_bonus = decoding.get("lm_length_bonus", 2.0)
         self.beam = beam
         if isinstance(lexicon, Lexicon) or lexicon is None:
             self.lexicon = lexicon
         else:
             self.lexicon = Lexicon.read(DEFAULT_LEXICON if lexicon == "default" else lexicon)
+        self.language_model = None
+        if language_model:
+            english = self.lexicon if lexicon == "default" else Lexicon.read(DEFAULT_LEXICON)
+            self.language_model = CharNgram(english.frequencies)
+
+    def scorer(self) -> PrefixScorer | None:
+        """A fresh language-model scorer for one word (None without a language model)."""
+        if self.language_model is None:
+            return None
+        return PrefixScorer(self.language_model, self.alphabet.chars, self.lm_weight, self.lm_length_bonus)
 
     def features(self, ink: Ink):
         return ink_to_features(ink, self.meta["spacing"])
@@ -41,5 +56,5 @@ class Recognizer:
 
     def read_words(self, inks: list) -> list[str]:
         """One transcription per Ink."""
-        return [decode_word(lp, self.alphabet, self.lexicon, self.beam, self.prior_weight, self.fallback_margin)
-                if len(lp) else "" for lp in self.log_probs(inks)]
+        return [decode_word(lp, self.alphabet, self.lexicon, self.beam, self.prior_weight, self.fallback_margin,
+                            self.scorer()) if len(lp) else "" for lp in self.log_probs(inks)]

@@ -16,7 +16,8 @@ from ..gradients import clip_grad_norm
 from ..handwriting.alphabet import Alphabet
 from ..handwriting.batches import bucketed_batches, pad
 from ..handwriting.corpus import load_corpus, read_corpus, save_corpus
-from ..handwriting.evaluate import log_probs_of, readings, tune_decoding
+from ..handwriting.charlm import CharNgram, PrefixScorer
+from ..handwriting.evaluate import log_probs_of, readings, tune_decoding, tune_language_model
 from ..handwriting.lexicon import DEFAULT_LEXICON, Lexicon
 from ..handwriting.model import InkRecognizer
 from ..handwriting.shipped import save_model
@@ -103,7 +104,7 @@ def train_handwriting(config: HandwritingConfig, out, export=None, quiet=False, 
     found = latest_checkpoint(out)
     if found is not None:
         tensors, meta = load_checkpoint(found)
-        if meta["config"] != asdict(config):
+        if {**asdict(HandwritingConfig()), **meta["config"]} != asdict(config):   # defaults for newer fields
             raise ValueError(f"out: {found} was written with another configuration; use a new folder")
         state.restore(model, optimizer, scheduler, tensors, meta)
         step, epoch, position, history, seconds = (meta["step"], meta["epoch"], meta["position"],
@@ -150,8 +151,12 @@ def train_handwriting(config: HandwritingConfig, out, export=None, quiet=False, 
     progress.close()
     if export is not None and main:
         model.eval()
-        read = readings(log_probs_of(model, val.features), alphabet, Lexicon.read(DEFAULT_LEXICON))
-        decoding = tune_decoding(read, val.labels)
+        log_probs, lexicon = log_probs_of(model, val.features), Lexicon.read(DEFAULT_LEXICON)
+        language_model = CharNgram(lexicon.frequencies)
+        lm = tune_language_model(log_probs, val.labels, alphabet, language_model)
+        read = readings(log_probs, alphabet, lexicon, scorer=lambda: PrefixScorer(
+            language_model, alphabet.chars, lm["lm_weight"], lm["lm_length_bonus"]))
+        decoding = {**lm, **tune_decoding(read, val.labels)}
         log(f"decoding tuned on {len(val)} validation words: {decoding}")
         save_model(model, alphabet, config.spacing, export,
                    {"decoding": decoding,
