@@ -12,10 +12,13 @@ import pytest
 import torch
 
 from unroll import ctc
+from unroll.data.ink.hershey import synthesize
 from unroll.handwriting.alphabet import Alphabet
+from unroll.handwriting.evaluate import LM_LENGTH_BONUSES, LM_WEIGHTS, PRIOR_WEIGHTS
 from unroll.handwriting.lexicon import Lexicon, choose_word, decode_word, word_candidates
-from unroll.train.handwriting import HandwritingConfig, train_handwriting
+from unroll.handwriting.recognize import Recognizer
 from unroll.train.checkpoint import load_checkpoint
+from unroll.train.handwriting import HandwritingConfig, train_handwriting
 
 from helpers import free_port, synthetic_ink_corpus
 
@@ -121,3 +124,18 @@ def test_two_processes_train_the_recogniser_as_one_does(tmp_path):
             torch.testing.assert_close(two[name], one[name], atol=1e-5, rtol=1e-5)
     assert sorted(p.name for p in (tmp_path / "two").glob("ckpt-*")) == sorted(
         p.name for p in (tmp_path / "one").glob("ckpt-*"))
+
+
+def test_export_tunes_the_decoders_and_writes_a_model_the_recognizer_reads(tmp_path):
+    corpus = synthetic_ink_corpus()
+    config = HandwritingConfig(hidden_size=16, num_layers=1, steps=40, lr=1e-2, warmup=5, steps_per_batch=400,
+                               eval_every=40, checkpoint_every=40)
+    train_handwriting(config, tmp_path / "run", export=tmp_path / "model", quiet=True, log=lambda s: None,
+                      corpus=corpus)
+    recognizer = Recognizer(tmp_path / "model")
+    decoding = recognizer.meta["decoding"]
+    assert decoding["lm_weight"] in LM_WEIGHTS and decoding["lm_length_bonus"] in LM_LENGTH_BONUSES
+    assert decoding["prior_weight"] in PRIOR_WEIGHTS and 0 <= decoding["word_accuracy"] <= 1
+    assert recognizer.meta["training"]["config"]["steps"] == 40
+    assert recognizer.lm_weight == decoding["lm_weight"]
+    assert len(recognizer.read_words([synthesize("cat", seed=7)])) == 1

@@ -1,6 +1,6 @@
-"""Training the handwriting recogniser (unroll.handwriting) on UNIPEN words with CTC: the engine's checkpoints (resume bit for bit on one CPU
-thread), progress display, gradient clipping and data parallelism (under torchrun each rank reads its share
-of every batch); its own loop because words have variable length."""
+"""Training the handwriting recogniser (unroll.handwriting) on UNIPEN words with CTC: the engine's checkpoints
+(resume bit for bit on one CPU thread), progress display, gradient clipping and data parallelism (under
+torchrun each rank reads its share of every batch); its own loop because words have variable length."""
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -150,16 +150,23 @@ def train_handwriting(config: HandwritingConfig, out, export=None, quiet=False, 
             save_checkpoint(out, step, tensors, meta)
     progress.close()
     if export is not None and main:
-        model.eval()
-        log_probs, lexicon = log_probs_of(model, val.features), Lexicon.read(DEFAULT_LEXICON)
-        language_model = CharNgram(lexicon.frequencies)
-        lm = tune_language_model(log_probs, val.labels, alphabet, language_model)
-        read = readings(log_probs, alphabet, lexicon, scorer=lambda: PrefixScorer(
-            language_model, alphabet.chars, lm["lm_weight"], lm["lm_length_bonus"]))
-        decoding = {**lm, **tune_decoding(read, val.labels)}
-        log(f"decoding tuned on {len(val)} validation words: {decoding}")
-        save_model(model, alphabet, config.spacing, export,
-                   {"decoding": decoding,
-                    "training": {"config": asdict(config), "history": history, "seconds": history[-1]["seconds"],
-                                 "train_words": len(train), "train_writers": len(set(train.writers))}})
+        training = {"config": asdict(config), "history": history, "seconds": history[-1]["seconds"],
+                    "train_words": len(train), "train_writers": len(set(train.writers))}
+        export_recognizer(model, alphabet, config.spacing, val, export, training, log)
     return record
+
+
+def export_recognizer(model: InkRecognizer, alphabet: Alphabet, spacing: float, val, folder, training: dict,
+                      log=print) -> None:
+    """Tune the decoders on the validation words ``val`` (a Corpus) and write the model folder: the language
+    model's weight and length bonus by CER, then the lexicon's prior weight and fallback margin by word
+    accuracy."""
+    model.eval()
+    log_probs, lexicon = log_probs_of(model, val.features), Lexicon.read(DEFAULT_LEXICON)
+    language_model = CharNgram(lexicon.frequencies)
+    lm = tune_language_model(log_probs, val.labels, alphabet, language_model)
+    read = readings(log_probs, alphabet, lexicon, scorer=lambda: PrefixScorer(
+        language_model, alphabet.chars, lm["lm_weight"], lm["lm_length_bonus"]))
+    decoding = {**lm, **tune_decoding(read, val.labels)}
+    log(f"decoding tuned on {len(val)} validation words: {decoding}")
+    save_model(model, alphabet, spacing, folder, {"decoding": decoding, "training": training})
