@@ -58,16 +58,17 @@ def main() -> None:
     print(f"test split: {len(labels)} words by {len(set(writers))} held-out writers "
           f"({', '.join(f'{k}: {v}' for k, v in skipped.items() if v)} left out)")
     read = readings(log_probs_of(rec.model, list(feats)), rec.alphabet, rec.lexicon, rec.beam, rec.scorer)
-    w, m = rec.prior_weight, rec.fallback_margin
+    choice = (rec.prior_weight, rec.length_bonus, rec.oov_prior)
     hyps = {"best path, no lexicon": [r["best_path"] for r in read],
             "prefix beam, no lexicon": [r["beam"] for r in read],
             "prefix beam + char LM, no lexicon": [r["open"][0] for r in read],
-            "default lexicon (wordfreq en)": [choose_word(r["open"], r["candidates"], w, m) for r in read]}
+            "default lexicon (wordfreq en)": [choose_word(r["open"], r["candidates"], *choice) for r in read]}
     english = [i for i, k in enumerate(writers) if not k.startswith("sie/")]
     in_lexicon = [i for i, t in enumerate(labels) if t in rec.lexicon]
     results = {"words": len(labels), "writers": len(set(writers)), "skipped": skipped,
                "lexicon_coverage": len(in_lexicon) / len(labels),
-               "decoding": {"prior_weight": w, "fallback_margin": m, "lm_weight": rec.lm_weight,
+               "decoding": {"prior_weight": rec.prior_weight, "length_bonus": rec.length_bonus,
+                            "oov_prior": rec.oov_prior, "lm_weight": rec.lm_weight,
                             "lm_length_bonus": rec.lm_length_bonus},
                "rows": {}}
     print(f"lexicon: {len(rec.lexicon)} words; {100 * results['lexicon_coverage']:.1f}% of test words are in it")
@@ -91,7 +92,7 @@ def main() -> None:
     decoders = {"best path": lambda lp: ctc.best_path(lp),
                 "prefix beam": lambda lp: decode_word(lp, rec.alphabet, None, rec.beam),
                 "beam + LM": lambda lp: decode_word(lp, rec.alphabet, None, rec.beam, scorer=rec.scorer()),
-                "lexicon": lambda lp: decode_word(lp, rec.alphabet, rec.lexicon, rec.beam, w, m, rec.scorer())}
+                "lexicon": rec.decode}
     rates = {name: speed(rec, sample, fn) for name, fn in decoders.items()}
     results["words_per_second_one_thread"] = rates
     print(f"speed, one CPU thread, {len(sample)} words, whole pipeline (median of 3):")

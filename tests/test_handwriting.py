@@ -31,7 +31,7 @@ def test_shipped_files_are_small_and_complete():
     assert (MODEL_DIR / "recognizer.safetensors").stat().st_size < 5_000_000
     meta = json.loads((MODEL_DIR / "recognizer.json").read_text())
     assert meta["alphabet"].isalpha() and meta["model"]["num_layers"] >= 1
-    assert {"prior_weight", "fallback_margin"} <= set(meta["decoding"])
+    assert {"prior_weight", "length_bonus", "oov_prior", "lm_weight", "lm_length_bonus"} <= set(meta["decoding"])
     assert (MODEL_DIR / "lexicon-en.tsv.gz").stat().st_size > 100_000
 
 

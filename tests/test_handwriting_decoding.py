@@ -45,10 +45,10 @@ def test_lexicon_decoding_equals_brute_force_over_the_lexicon():
     lexicon = Lexicon({"cat": 5, "cot": 50, "dog": 20, "cog": 1, "tag": 3})
     for seed in range(4):
         lp = _spelling("cat", seed=seed, confusions={1: "o"})
-        for w in (0.0, 0.5, 2.0):
-            scores = {word: ctc.labelling_log_prob(lp, ABC.encode(word)) + w * lexicon.log_prior[word]
+        for w, b in ((0.0, 0.0), (0.5, 1.5), (2.0, 0.0)):
+            scores = {word: ctc.labelling_log_prob(lp, ABC.encode(word)) + w * lexicon.log_prior[word] + b * len(word)
                       for word in lexicon.log_prior}
-            assert decode_word(lp, ABC, lexicon, beam=64, prior_weight=w, fallback_margin=math.inf) == \
+            assert decode_word(lp, ABC, lexicon, beam=64, prior_weight=w, length_bonus=b, oov_prior=-1e9) == \
                 max(scores, key=scores.get)
 
 
@@ -56,23 +56,32 @@ def test_prior_breaks_acoustic_ties_and_case_patterns():
     lexicon = Lexicon({"cat": 1, "cot": 100})
     lp = _spelling("cat", confusions={1: "o"})
     assert decode_word(lp, ABC, None) == "cat"                       # open vocabulary: acoustics only
-    assert decode_word(lp, ABC, lexicon, prior_weight=2.0, fallback_margin=1e9) == "cot"
+    assert decode_word(lp, ABC, lexicon, prior_weight=2.0) == "cot"
     assert decode_word(_spelling("Cat"), ABC, lexicon, prior_weight=0.0) == "Cat"
     assert decode_word(_spelling("CAT", alphabet=Alphabet("abcdotgCDAT")), Alphabet("abcdotgCDAT"),
                        lexicon, prior_weight=0.0) == "CAT"
     # mixed case is not a way to write a lexicon word: cAT has no candidate, so the open reading stands
     mixed = Alphabet("abcdotgCDAT")
     reading, candidates = word_candidates(_spelling("cAT", alphabet=mixed), mixed, lexicon)
-    assert reading[0] == "cAT" and all(c[0] != "cAT" for c in candidates)
+    assert reading[0] == "cAT" and reading[2] == lexicon.log_prior["cat"] and all(c[0] != "cAT" for c in candidates)
 
 
-def test_falls_back_to_open_vocabulary_when_no_word_fits():
+def test_the_open_reading_wins_when_no_lexicon_word_fits():
     lexicon = Lexicon({"cat": 1, "cot": 1})
     lp = _spelling("dog", confidence=0.95)
-    assert decode_word(lp, ABC, lexicon, fallback_margin=5.0) == "dog"
+    assert decode_word(lp, ABC, lexicon) == "dog"
     reading, candidates = word_candidates(lp, ABC, lexicon)
-    assert choose_word(reading, candidates, 0.5, math.inf).lower() in ("cat", "cot")   # no fallback at all
-    assert choose_word(("x", -1.0), [], 0.5, 5.0) == "x"
+    assert reading[2] is None                                         # "dog" is not a lexicon word
+    assert choose_word(reading, candidates, 0.5, 0.0, -1e9).lower() in ("cat", "cot")   # never outside it
+    assert choose_word(("x", -1.0, None), [], 0.5, 2.0, -25.0) == "x"
+
+
+def test_the_length_bonus_offsets_the_priors_preference_for_short_words():
+    candidates = [("nora", -8.0, math.log(1000 / 1001)), ("anorak", -6.0, math.log(1 / 1001))]
+    reading = ("anorak", -6.0, math.log(1 / 1001))
+    # scores: nora -8.0 + 4 b, anorak -12.9 + 6 b: the short frequent word wins until b passes 2.45
+    assert choose_word(reading, candidates, 1.0, 2.0, -25.0) == "nora"
+    assert choose_word(reading, candidates, 1.0, 3.0, -25.0) == "anorak"
 
 
 def test_lexicon_file_reading(tmp_path):

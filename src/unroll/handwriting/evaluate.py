@@ -1,6 +1,7 @@
 """Scoring a recogniser on featurised words, and choosing the decoders' settings on validation writers: the
-language model's weight and length bonus, the lexicon's prior weight and fallback margin."""
-import math
+language model's weight and length bonus, then the word choice's prior weight, length bonus and log prior
+of a word outside the lexicon."""
+import itertools
 
 import torch
 
@@ -9,8 +10,9 @@ from .batches import pad
 from .charlm import PrefixScorer
 from .lexicon import choose_word, word_candidates
 
-PRIOR_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
-FALLBACK_MARGINS = (2.0, 5.0, 10.0, 20.0, math.inf)
+PRIOR_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
+LENGTH_BONUSES = (0.0, 1.0, 2.0, 3.0)
+OOV_PRIORS = (-15.0, -20.0, -25.0, -30.0, -40.0)
 LM_WEIGHTS = (0.5, 1.0, 1.5)
 LM_LENGTH_BONUSES = (1.0, 2.0, 3.0)
 
@@ -30,7 +32,8 @@ def log_probs_of(model, features: list, batch: int = 64) -> list[torch.Tensor]:
 
 def readings(log_probs: list, alphabet, lexicon, beam: int = 24, scorer=None) -> list[dict]:
     """Per word: best path, the open-vocabulary beam reading without a language model ("beam") and with the
-    one a call of ``scorer()`` returns (None: none) as (word, log P) ("open"), and the lexicon candidates."""
+    one a call of ``scorer()`` returns (None: none) as (word, log P, log prior) ("open"), and the lexicon
+    candidates."""
     out = []
     for lp in log_probs:
         open_reading, candidates = word_candidates(lp, alphabet, lexicon, beam, scorer() if scorer else None)
@@ -54,11 +57,10 @@ def tune_language_model(log_probs: list, labels: list, alphabet, model, beam: in
 
 
 def tune_decoding(read: list, labels: list) -> dict:
-    """The (prior_weight, fallback_margin) with the highest word accuracy on these words."""
+    """The choose_word settings (prior_weight, length_bonus, oov_prior) with the highest word accuracy."""
     best = None
-    for w in PRIOR_WEIGHTS:
-        for m in FALLBACK_MARGINS:
-            acc = ctc.word_accuracy([choose_word(r["open"], r["candidates"], w, m) for r in read], labels)
-            if best is None or acc > best["word_accuracy"]:
-                best = {"prior_weight": w, "fallback_margin": m if math.isfinite(m) else 1e9, "word_accuracy": acc}
+    for w, b, oov in itertools.product(PRIOR_WEIGHTS, LENGTH_BONUSES, OOV_PRIORS):
+        acc = ctc.word_accuracy([choose_word(r["open"], r["candidates"], w, b, oov) for r in read], labels)
+        if best is None or acc > best["word_accuracy"]:
+            best = {"prior_weight": w, "length_bonus": b, "oov_prior": oov, "word_accuracy": acc}
     return best

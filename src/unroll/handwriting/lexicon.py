@@ -99,14 +99,17 @@ def build_english_lexicon(path, size: int = 50000, alphabet: Alphabet | None = N
 
 
 def word_candidates(log_probs, alphabet: Alphabet, lexicon: Lexicon | None, beam: int = 24, scorer=None):
-    """(open-vocabulary (word, log P), lexicon candidates [(word, log P(word | ink), log prior)]).
+    """(open reading (word, log P(word | ink), log prior or None), lexicon candidates [(word, log P(word | ink),
+    log prior)]).
 
     The open reading is the prefix beam search's, guided by ``scorer`` (a charlm.PrefixScorer) if given; its
-    log P is the ink's alone. The lexicon search keeps ``beam`` prefixes on the trie, ranked by log P(prefix |
-    ink) alone; the prior only ranks the complete words that survive, so one search serves every prior
-    weight and margin."""
+    log prior is the lexicon's when it is a lexicon word. The lexicon search keeps ``beam`` prefixes on the
+    trie, ranked by log P(prefix | ink) alone; the prior only ranks the complete words that survive, so one
+    search serves every setting of ``choose_word``."""
     open_labels = ctc.prefix_beam_search(log_probs, beam=beam, score=scorer)
+    open_word = alphabet.decode(open_labels)
     open_score = ctc.labelling_log_prob(log_probs, open_labels) if open_labels else -math.inf
+    open_prior = lexicon.log_prior.get(open_word.lower()) if lexicon is not None else None
     found = []
     if lexicon is not None:
         chars = alphabet.chars
@@ -126,21 +129,24 @@ def word_candidates(log_probs, alphabet: Alphabet, lexicon: Lexicon | None, beam
             node = lexicon.node(word) if word else None
             if node is not None and _END in node:
                 found.append((word, acoustic, node[_END]))
-    return (alphabet.decode(open_labels), open_score), found
+    return (open_word, open_score, open_prior), found
 
 
-def choose_word(open_reading, candidates, prior_weight: float, fallback_margin: float) -> str:
-    """The candidate maximising log P(word | ink) + prior_weight x log prior, or the open reading when there is
-    none or the chosen word's log P is more than ``fallback_margin`` below the open reading's."""
-    if not candidates:
-        return open_reading[0]
-    word, acoustic, _ = max(candidates, key=lambda c: c[1] + prior_weight * c[2])
-    return open_reading[0] if acoustic < open_reading[1] - fallback_margin else word
+def choose_word(open_reading, candidates, prior_weight: float, length_bonus: float, oov_prior: float) -> str:
+    """The reading with the highest log P(word | ink) + prior_weight x log prior + length_bonus x len(word)
+    among the lexicon candidates and the open reading, whose log prior is ``oov_prior`` when it is not a
+    lexicon word (the length bonus offsets the prior's preference for short words)."""
+    word, acoustic, prior = open_reading
+    options = list(candidates) + ([(word, acoustic, oov_prior if prior is None else prior)] if word else [])
+    if not options:
+        return word
+    return max(options, key=lambda c: c[1] + prior_weight * c[2] + length_bonus * len(c[0]))[0]
 
 
 def decode_word(log_probs, alphabet: Alphabet, lexicon: Lexicon | None = None, beam: int = 24,
-                prior_weight: float = 0.5, fallback_margin: float = 8.0, scorer=None) -> str:
-    """The word ``log_probs`` (T, K) spells: lexicon-constrained if a lexicon is given, else open vocabulary
-    (guided by ``scorer``, a character language model, if given)."""
+                prior_weight: float = 0.5, length_bonus: float = 2.0, oov_prior: float = -25.0,
+                scorer=None) -> str:
+    """The word ``log_probs`` (T, K) spells: the best of the lexicon's words and the open reading if a lexicon
+    is given, else the open reading (guided by ``scorer``, a character language model, if given)."""
     open_reading, candidates = word_candidates(log_probs, alphabet, lexicon, beam, scorer)
-    return choose_word(open_reading, candidates, prior_weight, fallback_margin)
+    return choose_word(open_reading, candidates, prior_weight, length_bonus, oov_prior)

@@ -9,6 +9,9 @@ from .evaluate import log_probs_of
 from .lexicon import DEFAULT_LEXICON, Lexicon, decode_word
 from .shipped import MODEL_DIR, load_model
 
+# decoding settings for a model folder that does not give them (the shipped one does)
+DECODING = {"prior_weight": 0.5, "length_bonus": 2.0, "oov_prior": -25.0, "lm_weight": 1.0, "lm_length_bonus": 2.0}
+
 
 class Recognizer:
     """A model with its alphabet, resampling spacing, (optional) lexicon and (optional) language model.
@@ -18,14 +21,12 @@ class Recognizer:
     open-vocabulary reading (the reading itself without a lexicon, the fallback with one).
     """
 
-    def __init__(self, model_dir=MODEL_DIR, lexicon="default", beam: int = 24, prior_weight: float | None = None,
-                 fallback_margin: float | None = None, language_model: bool = True):
+    def __init__(self, model_dir=MODEL_DIR, lexicon="default", beam: int = 24, language_model: bool = True):
         self.model, self.alphabet, self.meta = load_model(model_dir)
-        decoding = self.meta.get("decoding", {})
-        self.prior_weight = decoding.get("prior_weight", 0.5) if prior_weight is None else prior_weight
-        self.fallback_margin = decoding.get("fallback_margin", 8.0) if fallback_margin is None else fallback_margin
-        self.lm_weight = decoding.get("lm_weight", 1.0)
-        self.lm_length_bonus = decoding.get("lm_length_bonus", 2.0)
+        decoding = {**DECODING, **self.meta.get("decoding", {})}
+        self.prior_weight, self.length_bonus = decoding["prior_weight"], decoding["length_bonus"]
+        self.oov_prior = decoding["oov_prior"]
+        self.lm_weight, self.lm_length_bonus = decoding["lm_weight"], decoding["lm_length_bonus"]
         self.beam = beam
         if isinstance(lexicon, Lexicon) or lexicon is None:
             self.lexicon = lexicon
@@ -56,5 +57,9 @@ class Recognizer:
 
     def read_words(self, inks: list) -> list[str]:
         """One transcription per Ink."""
-        return [decode_word(lp, self.alphabet, self.lexicon, self.beam, self.prior_weight, self.fallback_margin,
-                            self.scorer()) if len(lp) else "" for lp in self.log_probs(inks)]
+        return [self.decode(lp) if len(lp) else "" for lp in self.log_probs(inks)]
+
+    def decode(self, log_probs: torch.Tensor) -> str:
+        """The word of one (T, K) log-probability matrix, with this recogniser's lexicon and language model."""
+        return decode_word(log_probs, self.alphabet, self.lexicon, self.beam, self.prior_weight, self.length_bonus,
+                           self.oov_prior, self.scorer())

@@ -159,7 +159,7 @@ def train_handwriting(config: HandwritingConfig, out, export=None, quiet=False, 
 def export_recognizer(model: InkRecognizer, alphabet: Alphabet, spacing: float, val, folder, training: dict,
                       log=print) -> None:
     """Tune the decoders on the validation words ``val`` (a Corpus) and write the model folder: the language
-    model's weight and length bonus by CER, then the lexicon's prior weight and fallback margin by word
+    model's weight and length bonus by CER, then the word choice's settings (evaluate.tune_decoding) by word
     accuracy."""
     model.eval()
     log_probs, lexicon = log_probs_of(model, val.features), Lexicon.read(DEFAULT_LEXICON)
