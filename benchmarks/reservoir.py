@@ -9,6 +9,7 @@ ReservoirPy, with each variant's training NRMSE (equal error means equal numbers
 one thread.
 
     python benchmarks/reservoir.py [--quick] [--reps 3] [--json docs/reservoir.json]
+    python benchmarks/reservoir.py --wall-time-only --device cuda      # adds unroll on the GPU to the table
 """
 import os
 
@@ -16,6 +17,7 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
 import argparse  # noqa: E402
+import copy  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
@@ -115,8 +117,9 @@ def timer() -> dict:
             "time_scale": c["time_scale"], "units": c["units"]}
 
 
-def wall_time(sizes, reps: int, steps: int = 10_000, washout: int = 100) -> list[dict]:
-    """Median seconds to run N units over ``steps`` steps and fit the readout, per variant, round-robin."""
+def wall_time(sizes, reps: int, steps: int = 10_000, washout: int = 100, device: str = "cpu") -> list[dict]:
+    """Median seconds to run N units over ``steps`` steps and fit the readout, per variant, round-robin
+    (with ``device`` "cuda" also unroll in float64 on the GPU, synchronised before the clock stops)."""
     u, y = narma10(steps, 1, torch.Generator().manual_seed(1))
     rows = []
     for units in sizes:
@@ -126,6 +129,10 @@ def wall_time(sizes, reps: int, steps: int = 10_000, washout: int = 100) -> list
                            bias_scaling=0.1, seed=0)
         variants = {"unroll float64": lambda: _ours(ours64, u, y, washout, F64),
                     "unroll float32": lambda: _ours(ours32, u.float(), y.float(), washout, torch.float32)}
+        if device != "cpu":
+            on_gpu = copy.deepcopy(ours64).to(device)
+            variants[f"unroll float64 {device}"] = lambda: _ours(on_gpu, u.to(device), y.to(device), washout, F64)
+            variants[f"unroll float64 {device}"]()      # warm-up: CUDA context, cuBLAS and cuSPARSE handles
         if theirs is not None:
             variants = {"ReservoirPy 0.4.2": lambda: _theirs(theirs, u, y, washout), **variants}
         times, errors = {name: [] for name in variants}, {}
@@ -133,8 +140,10 @@ def wall_time(sizes, reps: int, steps: int = 10_000, washout: int = 100) -> list
             for name, job in variants.items():
                 start = time.perf_counter()
                 prediction = job()
+                if device != "cpu":
+                    torch.cuda.synchronize()
                 times[name].append(time.perf_counter() - start)
-                errors[name] = nrmse(torch.as_tensor(prediction).reshape(-1)[washout:].double(),
+                errors[name] = nrmse(torch.as_tensor(prediction).cpu().reshape(-1)[washout:].double(),
                                      y.reshape(-1)[washout:])
         anchor = statistics.median(times["ReservoirPy 0.4.2"]) if theirs is not None else None
         for name in variants:
@@ -142,6 +151,8 @@ def wall_time(sizes, reps: int, steps: int = 10_000, washout: int = 100) -> list
             rows.append({"units": units, "variant": name, "seconds": seconds, "reps": reps,
                          "speedup_vs_reservoirpy": (anchor / seconds) if anchor else None,
                          "train_nrmse": errors[name], "sparse": ours64.sparse})
+            speed = f"{anchor / seconds:.2f}" if anchor else "-"
+            print(f"{units:>6}  {name:<22} {seconds:>9.3f} {speed:>9} {errors[name]:>12.6f}", flush=True)
     return rows
 
 
@@ -164,12 +175,29 @@ def main(argv=None) -> dict:
     parser.add_argument("--quick", action="store_true", help="3 Mackey-Glass runs, sizes 100 and 1000, 1 repeat")
     parser.add_argument("--reps", type=int, default=3, help="round-robin repeats of each wall-time variant")
     parser.add_argument("--json", help="also write the numbers to this JSON file")
+    parser.add_argument("--device", default="cpu", help="also time unroll on this device (e.g. cuda)")
+    parser.add_argument("--wall-time-only", action="store_true", help="skip the task benchmarks")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     started = time.perf_counter()
     print(f"torch {torch.__version__}, numpy {np.__version__}, reservoirpy "
           f"{getattr(reservoirpy, '__version__', 'absent')}, {platform.machine()}, 1 thread")
-    results = {"mackey_glass": mackey_glass(3 if args.quick else 20)}
+    results = {} if args.wall_time_only else tasks(args.quick)
+    sizes = (100, 1000) if args.quick else (100, 1000, 5000)
+    print("\nrun N units over 10,000 NARMA-10 steps + fit the ridge readout: median seconds")
+    print(f"{'N':>6}  {'variant':<22} {'seconds':>9} {'x faster':>9} {'train NRMSE':>12}")
+    results["wall_time"] = wall_time(sizes, 1 if args.quick else args.reps, device=args.device)
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    print(f"\nwall time {results['seconds']} s")
+    if args.json:
+        from unroll.atomic import atomic_write
+        atomic_write(args.json, json.dumps(results, indent=1, default=float))
+    return results
+
+
+def tasks(quick: bool) -> dict:
+    """The task benchmarks (Mackey-Glass, NARMA-10, flip-flops, timer), printed as they finish."""
+    results = {"mackey_glass": mackey_glass(3 if quick else 20)}
     print(f"\nMackey-Glass tau 17, 400 units, 3000 training steps: NRMSE84 = {results['mackey_glass']['nrmse84']:.2e} "
           f"over {results['mackey_glass']['runs']} runs (Jaeger 2001: 2.8e-4)")
     results["narma10"] = narma()
@@ -182,18 +210,6 @@ def main(argv=None) -> dict:
     timed = results["timer"] = timer()
     print(f"timer (x {TIMER['time_scale']}), {TIMER['units']} units: test NRMSE {timed['nrmse']:.3f} "
           f"(criterion {timed['criterion_nrmse']}), duration error {timed['duration_error']:.1f} steps")
-    sizes = (100, 1000) if args.quick else (100, 1000, 5000)
-    results["wall_time"] = wall_time(sizes, 1 if args.quick else args.reps)
-    print("\nrun N units over 10,000 NARMA-10 steps + fit the ridge readout: median seconds")
-    print(f"{'N':>6}  {'variant':<20} {'seconds':>9} {'x faster':>9} {'train NRMSE':>12}")
-    for row in results["wall_time"]:
-        speed = f"{row['speedup_vs_reservoirpy']:.2f}" if row["speedup_vs_reservoirpy"] else "-"
-        print(f"{row['units']:>6}  {row['variant']:<20} {row['seconds']:>9.3f} {speed:>9} {row['train_nrmse']:>12.6f}")
-    results["seconds"] = round(time.perf_counter() - started, 1)
-    print(f"\nwall time {results['seconds']} s")
-    if args.json:
-        from unroll.atomic import atomic_write
-        atomic_write(args.json, json.dumps(results, indent=1, default=float))
     return results
 
 
