@@ -74,13 +74,28 @@ class HessianFree(torch.optim.Optimizer):
     def _params(self) -> list[torch.Tensor]:
         return [p for p in self.param_groups[0]["params"] if p.requires_grad]
 
+    def _solve(self, curvature: Callable[[], Curvature], g: torch.Tensor, preconditioner):
+        """CG on the damped Gauss-Newton system (G + mu lambda S + (lambda + wd) I) d = g, warm-started."""
+        group, params = self.param_groups[0], self._params
+        wd, lam, mu = group["weight_decay"], group["damping"], group["structural_damping"]
+        with self._reference_path(), torch.enable_grad():
+            batch = curvature()
+            if not mu:
+                batch = Curvature(batch.outputs, batch.loss)
+            gauss_newton = GaussNewton(params, batch)
+            state = self.state[params[0]]
+            x0 = group["decay"] * state["direction"] if "direction" in state else None
+            return conjugate_gradient(lambda v: gauss_newton.product(v, mu * lam) + (lam + wd) * v, g, x0,
+                                      preconditioner=preconditioner, max_iters=group["max_cg_iters"],
+                                      tolerance=group["cg_tolerance"])
+
     def step(self, closure: Callable[[], torch.Tensor] = None,
              curvature: Callable[[], Curvature] = None) -> torch.Tensor:
         """One HF iteration; returns the loss at the starting point (detached)."""
         if closure is None or curvature is None:
             raise TypeError("step: HessianFree needs closure (the minibatch loss) and curvature (a Curvature batch)")
         group, params = self.param_groups[0], self._params
-        wd, lam, mu = group["weight_decay"], group["damping"], group["structural_damping"]
+        wd, lam = group["weight_decay"], group["damping"]
         theta = flatten_like([p.detach() for p in params], params).clone()
         with torch.enable_grad():
             losses = closure()
@@ -94,17 +109,7 @@ class HessianFree(torch.optim.Optimizer):
         preconditioner = _martens_preconditioner(losses, params, lam + wd) if losses.dim() > 0 else None
         f0 = loss.item() + 0.5 * wd * theta.dot(theta).item()
 
-        with self._reference_path(), torch.enable_grad():
-            batch = curvature()
-            if not mu:
-                batch = Curvature(batch.outputs, batch.loss)
-            gauss_newton = GaussNewton(params, batch)
-            state = self.state[params[0]]
-            x0 = group["decay"] * state["direction"] if "direction" in state else None
-            result = conjugate_gradient(lambda v: gauss_newton.product(v, mu * lam) + (lam + wd) * v, g, x0,
-                                        preconditioner=preconditioner, max_iters=group["max_cg_iters"],
-                                        tolerance=group["cg_tolerance"])
-        del gauss_newton, batch
+        result = self._solve(curvature, g, preconditioner)    # the curvature graph is freed on return
 
         def objective(direction: torch.Tensor) -> float:
             return self._objective_at(theta + direction, closure, wd)
@@ -128,7 +133,7 @@ class HessianFree(torch.optim.Optimizer):
             rate, tries = rate * SHRINK, tries + 1
             f_new = objective(rate * direction)
         self._set(theta + group["lr"] * rate * direction)
-        state["direction"] = result.x.detach()
+        self.state[params[0]]["direction"] = result.x.detach()
         self.last = {"loss": f0, "new_loss": f_new, "rho": rho, "damping": group["damping"],
                      "cg_iterations": result.iterations, "chosen_iteration": iteration, "rate": rate,
                      "grad_norm": g.norm().item()}
