@@ -57,10 +57,12 @@ def main() -> None:
     labels = [w.label for w in inks]
     print(f"test split: {len(labels)} words by {len(set(writers))} held-out writers "
           f"({', '.join(f'{k}: {v}' for k, v in skipped.items() if v)} left out)")
-    read = readings(log_probs_of(rec.model, list(feats)), rec.alphabet, rec.lexicon, rec.beam, rec.scorer)
+    log_probs = log_probs_of(rec.model, list(feats))
+    read = readings(log_probs, rec.alphabet, rec.lexicon, rec.beam, rec.scorer)
     choice = (rec.prior_weight, rec.length_bonus, rec.oov_prior)
     hyps = {"best path, no lexicon": [r["best_path"] for r in read],
-            "prefix beam, no lexicon": [r["beam"] for r in read],
+            "prefix beam, no lexicon": [rec.alphabet.decode(ctc.prefix_beam_search(lp, beam=rec.beam))
+                                        for lp in log_probs],
             "prefix beam + char LM, no lexicon": [r["open"][0] for r in read],
             "default lexicon (wordfreq en)": [choose_word(r["open"], r["candidates"], *choice) for r in read]}
     english = [i for i, k in enumerate(writers) if not k.startswith("sie/")]

@@ -8,6 +8,8 @@ interpolation down to a uniform distribution over the letters and the end mark.
 import math
 from collections import defaultdict
 
+from ..checks import int_at_least
+
 START, END = "^", "$"
 ORDER, WEIGHTING = 5, 0.5                  # the shipped decoder's model: 5-grams, counts ~ sqrt(frequency)
 
@@ -16,8 +18,7 @@ class CharNgram:
     """P(next char | the ``order - 1`` chars before it) over lowercase letters and the end of the word."""
 
     def __init__(self, frequencies: dict, order: int = ORDER, weighting: float = WEIGHTING):
-        if not isinstance(order, int) or isinstance(order, bool) or order < 1:
-            raise ValueError(f"order: expected an int >= 1, got {order!r}")
+        int_at_least("order", order, 1)
         if not frequencies:
             raise ValueError("frequencies: expected at least one word")
         self.order, self.weighting = order, float(weighting)
@@ -77,14 +78,15 @@ class PrefixScorer:
     def __call__(self, prefix: tuple, complete: bool = False) -> float:
         score = self._open.get(prefix)
         if score is None:
-            context = START * (self.model.order - 1) + self._text(prefix[:-1])
-            score = (self(prefix[:-1]) + self.weight * math.log(self.model.prob(context, self._text(prefix[-1:])))
+            letter = self.chars[prefix[-1] - 1].lower()
+            score = (self(prefix[:-1]) + self.weight * math.log(self.model.prob(self._context(prefix[:-1]), letter))
                      + self.length_bonus)
             self._open[prefix] = score
         if complete:
-            context = START * (self.model.order - 1) + self._text(prefix)
-            score += self.weight * math.log(self.model.prob(context, END))
+            score += self.weight * math.log(self.model.prob(self._context(prefix), END))
         return score
 
-    def _text(self, labels) -> str:
-        return "".join(self.chars[k - 1] for k in labels).lower()
+    def _context(self, labels: tuple) -> str:
+        """The model's context after ``labels``: their last order - 1 letters, START-padded, lowercase."""
+        kept = labels[max(0, len(labels) - self.model.order + 1):]
+        return START * (self.model.order - 1 - len(kept)) + "".join(self.chars[k - 1] for k in kept).lower()

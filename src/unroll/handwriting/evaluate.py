@@ -31,14 +31,12 @@ def log_probs_of(model, features: list, batch: int = 64) -> list[torch.Tensor]:
 
 
 def readings(log_probs: list, alphabet, lexicon, beam: int = 24, scorer=None) -> list[dict]:
-    """Per word: best path, the open-vocabulary beam reading without a language model ("beam") and with the
-    one a call of ``scorer()`` returns (None: none) as (word, log P, log prior) ("open"), and the lexicon
-    candidates."""
+    """Per word: best path, the open-vocabulary beam reading guided by the language model a call of
+    ``scorer()`` returns (None: none) as (word, log P, log prior) ("open"), and the lexicon candidates."""
     out = []
     for lp in log_probs:
         open_reading, candidates = word_candidates(lp, alphabet, lexicon, beam, scorer() if scorer else None)
-        plain = alphabet.decode(ctc.prefix_beam_search(lp, beam=beam)) if scorer else open_reading[0]
-        out.append({"best_path": alphabet.decode(ctc.best_path(lp)), "beam": plain, "open": open_reading,
+        out.append({"best_path": alphabet.decode(ctc.best_path(lp)), "open": open_reading,
                     "candidates": candidates})
     return out
 
@@ -46,13 +44,12 @@ def readings(log_probs: list, alphabet, lexicon, beam: int = 24, scorer=None) ->
 def tune_language_model(log_probs: list, labels: list, alphabet, model, beam: int = 24) -> dict:
     """The (lm_weight, lm_length_bonus) whose language-model beam reading has the lowest CER on these words."""
     best = None
-    for weight in LM_WEIGHTS:
-        for bonus in LM_LENGTH_BONUSES:
-            hyp = [alphabet.decode(ctc.prefix_beam_search(lp, beam=beam, score=PrefixScorer(
-                model, alphabet.chars, weight, bonus))) for lp in log_probs]
-            cer = ctc.character_error_rate(hyp, labels)
-            if best is None or cer < best["lm_cer"]:
-                best = {"lm_weight": weight, "lm_length_bonus": bonus, "lm_cer": cer}
+    for weight, bonus in itertools.product(LM_WEIGHTS, LM_LENGTH_BONUSES):
+        hyp = [alphabet.decode(ctc.prefix_beam_search(lp, beam=beam, score=PrefixScorer(
+            model, alphabet.chars, weight, bonus))) for lp in log_probs]
+        cer = ctc.character_error_rate(hyp, labels)
+        if best is None or cer < best["lm_cer"]:
+            best = {"lm_weight": weight, "lm_length_bonus": bonus, "lm_cer": cer}
     return best
 
 

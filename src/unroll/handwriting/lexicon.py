@@ -2,8 +2,8 @@
 
 A lexicon holds lowercase words with relative frequencies; a word may be read as written in lowercase, with a
 capital first letter, or in capitals. ``decode_word`` runs a prefix beam search whose prefixes must stay on the
-lexicon's trie, scores each complete word by log P(word | ink) + ``prior_weight`` x log frequency, and falls
-back to the open-vocabulary reading when no lexicon word comes within ``fallback_margin`` nats of it.
+lexicon's trie and lets the complete words compete with the open-vocabulary reading on log P(word | ink) +
+``prior_weight`` x log frequency + ``length_bonus`` x length (``choose_word``).
 """
 import gzip
 import math
