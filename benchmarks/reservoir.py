@@ -121,16 +121,14 @@ def wall_time(sizes, reps: int, steps: int = 10_000, washout: int = 100, device:
     (with ``device`` "cuda" also unroll in float64 on the GPU, synchronised before the clock stops)."""
     u, y = narma10(steps, 1, torch.Generator().manual_seed(1))
     rows = []
+    options = {"spectral_radius": 0.9, "input_scaling": 0.5, "bias_scaling": 0.1}
     for units in sizes:
-        ours64, theirs = reservoir_pair(units, INCOMING / units, 0, spectral_radius=0.9, input_scaling=0.5,
-                                        bias_scaling=0.1)
-        ours32 = Reservoir(1, units, connectivity=INCOMING / units, spectral_radius=0.9, input_scaling=0.5,
-                           bias_scaling=0.1, seed=0)
+        ours64, theirs = reservoir_pair(units, INCOMING / units, 0, **options)
+        ours32 = Reservoir(1, units, connectivity=INCOMING / units, seed=0, **options)
         variants = {"unroll float64": lambda: _ours(ours64, u, y, washout, F64),
                     "unroll float32": lambda: _ours(ours32, u.float(), y.float(), washout, torch.float32)}
         if device != "cpu":
-            on_gpu = Reservoir(1, units, connectivity=INCOMING / units, spectral_radius=0.9, input_scaling=0.5,
-                               bias_scaling=0.1, dtype=F64, seed=0).to(device)     # ours64's twin
+            on_gpu = Reservoir(1, units, connectivity=INCOMING / units, dtype=F64, seed=0, **options).to(device)
             variants[f"unroll float64 {device}"] = lambda: _ours(on_gpu, u.to(device), y.to(device), washout, F64)
             variants[f"unroll float64 {device}"]()      # warm-up: CUDA context, cuBLAS and cuSPARSE handles
         if theirs is not None:
