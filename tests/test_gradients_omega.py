@@ -44,9 +44,14 @@ def test_omega_is_the_papers_sum_over_steps_with_total_errors_backpropagated_thr
     omega = vanishing_gradient_regulariser(hidden.detach(), d_hidden, W_hh, "tanh")
     assert omega.item() == pytest.approx(expected.item(), rel=1e-10)
     # differentiated through W_hh only: dE/dh and f' held constant, as in the paper
-    want, = torch.autograd.grad(expected, W_hh)
+    want, = torch.autograd.grad(expected, W_hh, retain_graph=True)
     got, = torch.autograd.grad(omega, W_hh)
     torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-12)
+    # the authors' code's normalisation: the mean over the steps (every step here carries an error)
+    mean = vanishing_gradient_regulariser(hidden.detach(), d_hidden, W_hh, "tanh", reduction="mean")
+    assert mean.item() == pytest.approx(expected.item() / (len(states) - 1), rel=1e-10)
+    with pytest.raises(ValueError, match="reduction: expected 'sum' or 'mean'"):
+        vanishing_gradient_regulariser(hidden.detach(), d_hidden, W_hh, "tanh", reduction="max")
 
 
 def test_omega_is_zero_when_every_step_keeps_the_errors_norm():
@@ -97,3 +102,5 @@ def test_omega_needs_a_one_layer_rnn_and_full_bptt():
         FitConfig(omega=1.0, tbptt=[5, 5])
     with pytest.raises(ValueError, match="omega: expected a number >= 0"):
         FitConfig(omega=-1.0)
+    with pytest.raises(ValueError, match="omega_reduction: expected 'sum' or 'mean'"):
+        FitConfig(omega=1.0, omega_reduction="median")

@@ -117,11 +117,13 @@ def test_bad_sequences_are_named():
         r(torch.zeros(5, 1, 2), feedback=torch.zeros(5, 1, 1), noise=-1.0)
 
 
-@pytest.mark.parametrize("sparse, leak", [(False, 1.0), (True, 0.4), (False, torch.linspace(0.2, 1.0, 40))])
-def test_the_torch_numpy_and_native_loops_agree(sparse, leak):
-    r = Reservoir(2, 40, connectivity=0.1, leak=leak, sparse=sparse, bias_scaling=0.1, dtype=F64, seed=9)
-    u = torch.randn(30, 3, 2, generator=torch.Generator().manual_seed(0), dtype=F64)
-    x0 = torch.randn(3, 40, generator=torch.Generator().manual_seed(1), dtype=F64)
+@pytest.mark.parametrize("sparse, leak, dtype", [(False, 1.0, F64), (True, 0.4, F64), (True, 1.0, F64),
+                                                  (True, torch.linspace(0.2, 1.0, 40), F64), (True, 0.7, torch.float32),
+                                                  (False, torch.linspace(0.2, 1.0, 40), F64)])
+def test_the_torch_numpy_and_native_loops_agree(sparse, leak, dtype):
+    r = Reservoir(2, 40, connectivity=0.1, leak=leak, sparse=sparse, bias_scaling=0.1, dtype=dtype, seed=9)
+    u = torch.randn(30, 3, 2, generator=torch.Generator().manual_seed(0), dtype=dtype)
+    x0 = torch.randn(3, 40, generator=torch.Generator().manual_seed(1), dtype=dtype)
     states, last = r(u, x0)
     drive = r.drive(u)
     torch_last = r._run_torch(drive, x0)

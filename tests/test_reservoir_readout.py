@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from unroll.reservoir import RLS, Ridge, gram
+from unroll.reservoir.readout import add_gram_, symmetric
 
 F64 = torch.float64
 
@@ -16,9 +17,17 @@ def _data(steps=400, batch=3, features=6, outputs=2, seed=0):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_gram_is_x_transpose_x(dtype):
+def test_gram_is_x_transpose_x_in_float64_and_add_gram_accumulates_in_place(dtype):
     x = torch.randn(50, 7, dtype=dtype)
-    torch.testing.assert_close(gram(x), x.T @ x)
+    exact = x.double().T @ x.double()
+    torch.testing.assert_close(gram(x), exact, rtol=1e-6 if dtype == torch.float32 else 1e-12, atol=1e-5)
+    total = torch.zeros(7, 7, dtype=F64)
+    memory = total.data_ptr()
+    add_gram_(total, x)
+    add_gram_(total, x)
+    assert total.data_ptr() == memory
+    torch.testing.assert_close(symmetric(total), 2 * exact, rtol=1e-6 if dtype == torch.float32 else 1e-12,
+                               atol=1e-5)
 
 
 def test_ridge_with_no_penalty_is_the_least_squares_solution_after_the_washout():

@@ -124,11 +124,14 @@ def input_sensitivity(jacobian: torch.Tensor) -> torch.Tensor:
 
 
 def vanishing_gradient_regulariser(hidden: torch.Tensor, d_hidden: torch.Tensor, recurrent_weight: torch.Tensor,
-                                   activation) -> torch.Tensor:
+                                   activation, reduction: str = "sum") -> torch.Tensor:
     """Omega of Pascanu, Mikolov & Bengio (2013) for h_t = f(W_hh h_{t-1} + W_ih x_t + b).
 
     Omega = mean over sequences of sum_t (||dE/dh_{t+1} dh_{t+1}/dh_t|| / ||dE/dh_{t+1}|| - 1)^2: it is 0
     when backpropagating one step keeps the error's norm, and grows as the error vanishes or explodes.
+    reduction "sum" is the paper's sum over steps; "mean" divides by the number of steps instead (the
+    mean over the (step, sequence) terms that carry an error, as the authors' code normalises it), so
+    the regulariser's weight means the same at every length.
     hidden: (T, B, H) the states h_1..h_T; d_hidden: (T, B, H) dE/dh_t through step t's output only (the
     gradient autograd gives for the layer's output sequence); the total dE/dh_t through later steps is
     backpropagated here. recurrent_weight: (H, H) W_hh; activation: f's name, or one name per unit.
@@ -151,7 +154,12 @@ def vanishing_gradient_regulariser(hidden: torch.Tensor, d_hidden: torch.Tensor,
         d_pre = slope[1:] * total                                        # dE/da_{t+1}
         norm = torch.linalg.vector_norm(total, dim=-1)
     ratio = torch.linalg.vector_norm(d_pre @ recurrent_weight, dim=-1) / norm.clamp_min(torch.finfo(norm.dtype).tiny)
-    return torch.where(norm > 0, (ratio - 1) ** 2, 0.0).sum(0).mean()
+    terms = torch.where(norm > 0, (ratio - 1) ** 2, 0.0)
+    if reduction == "sum":
+        return terms.sum(0).mean()
+    if reduction == "mean":
+        return terms.sum() / (norm > 0).sum().clamp_min(1)
+    raise ValueError(f"reduction: expected 'sum' or 'mean', got {reduction!r}")
 
 
 def _one_sequence(x) -> torch.Tensor:

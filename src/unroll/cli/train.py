@@ -24,6 +24,7 @@ _FIT_HELP = {
     "clip_norm": "clip the gradients' total norm to this (default: off)",
     "clip_value": "clip every gradient element to [-V, V] (default: off)",
     "omega": "weight of Pascanu et al.'s vanishing-gradient regulariser (one-layer RNNs; default: off)",
+    "omega_reduction": "Omega summed over steps as the paper writes it, or averaged as the authors' code",
     "hf_curvature_batch": "hessian-free: sequences in the separate curvature minibatch",
     "hf_cg_iters": "hessian-free: most conjugate-gradient steps per update",
     "hf_damping": "hessian-free: initial Levenberg-Marquardt damping lambda",
@@ -89,7 +90,7 @@ def add(commands) -> None:
                        help="stacked recurrent layers (default: %(default)s)")
     model.add_argument("--peephole", action="store_true", help="LSTM peephole connections from the cell to the gates")
     fit_options = p.add_argument_group("training")
-    choices = {"optimizer": OPTIMIZERS, "lr_schedule": LR_SCHEDULES}
+    choices = {"optimizer": OPTIMIZERS, "lr_schedule": LR_SCHEDULES, "omega_reduction": ("sum", "mean")}
     for field in fields(FitConfig):
         if field.name != "seed":   # --seed is global
             _add_fit_option(fit_options, field, choices)

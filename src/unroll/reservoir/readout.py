@@ -48,7 +48,7 @@ class Ridge:
         for start in range(0, rows_x.shape[0], BLOCK):
             block_x = rows_x[start:start + BLOCK].to(self.dtype)
             block_y = rows_y[start:start + BLOCK].to(self.dtype)
-            self.xx += gram(block_x)
+            add_gram_(self.xx, block_x)
             self.xy += block_x.T @ block_y
             self.x_sum += block_x.sum(0, dtype=torch.float64)
             self.y_sum += block_y.sum(0, dtype=torch.float64)
@@ -60,7 +60,7 @@ class Ridge:
         """Set weight and bias from the sums; returns self."""
         if not self.count:
             raise ValueError("x: expected some accumulated steps before solve(), got none")
-        xx, xy = self.xx, self.xy
+        xx, xy = symmetric(self.xx), self.xy       # the sums fill the upper triangle
         if self.fit_bias:
             x_mean, y_mean = self.x_sum / self.count, self.y_sum / self.count
             xx = xx - self.count * torch.outer(x_mean, x_mean)
@@ -143,12 +143,31 @@ class RLS:
 
 
 def gram(x: torch.Tensor) -> torch.Tensor:
-    """x^T x (F, F) of x (R, F): BLAS syrk (half the products of a general matmul) on CPU."""
-    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
-        return x.T @ x
-    syrk = scipy.linalg.blas.dsyrk if x.dtype == torch.float64 else scipy.linalg.blas.ssyrk
-    upper = torch.from_numpy(syrk(1.0, x.contiguous().numpy().T))       # x^T is Fortran-ordered: no copy
+    """x^T x (F, F) in float64 of x (R, F)."""
+    total = torch.zeros(x.shape[1], x.shape[1], dtype=torch.float64, device=x.device)
+    add_gram_(total, x)
+    return symmetric(total)
+
+
+def symmetric(upper: torch.Tensor) -> torch.Tensor:
+    """The symmetric matrix whose upper triangle is upper's."""
     return upper.triu() + upper.triu(1).T
+
+
+def add_gram_(total: torch.Tensor, x: torch.Tensor) -> None:
+    """total += x^T x for x (R, F) into the upper triangle of the float64 total (F, F) (the lower one may be
+    left stale). On CPU with BLAS syrk, half the products of a general matmul, float64 ones added in place."""
+    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
+        total += x.T @ x
+        return
+    columns = x.contiguous().numpy().T       # (F, R) Fortran-ordered: no copy
+    target = total.numpy().T                 # its lower triangle is total's upper one
+    if x.dtype == torch.float64:
+        result = scipy.linalg.blas.dsyrk(1.0, columns, beta=1.0, c=target, lower=1, overwrite_c=1)
+        if result is not target:             # scipy copied instead of writing in place
+            target[...] = result
+    else:
+        target += scipy.linalg.blas.ssyrk(1.0, columns, lower=1)
 
 
 def _apply(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:

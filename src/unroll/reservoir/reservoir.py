@@ -8,9 +8,10 @@ noise inside the nonlinearity (Jaeger 2001). W is dense or sparse (CSR), scaled 
 W_in, W_fb and b are uniform in [-scaling, scaling], W_in with a given fraction of nonzeros. Nothing here
 is trained: the weights are buffers and the runs need no autograd.
 
-Everything but the recurrence is one matrix product over all steps (``drive``); the time loop then runs
-in the C++ loop of the fused RNN (unroll.time.native) for a dense W without leak on CPU, in numpy (with
-scipy's CSR product for a sparse W) otherwise on CPU, and in torch on GPUs.
+Everything but the recurrence is one matrix product over all steps (``drive``); the time loop then runs on
+CPU in C++ (unroll.time.native: the reservoir's own loop for a sparse W, the fused RNN's for a dense W
+without leak), in numpy when the extension is off or for a dense leaky W (the reference the C++ loops are
+tested against), and in torch on GPUs.
 """
 import warnings
 
@@ -90,17 +91,20 @@ class Reservoir(torch.nn.Module):
         Returns (states (T, B, N), last state (B, N))."""
         drive = self.drive(u, feedback, noise=noise, generator=generator)
         x = self.initial_state(drive.shape[1]) if state is None else self._state(state, drive.shape[1])
-        if self._native(drive):                    # the fused RNN's C++ loop: h = tanh(drive + h W^T)
+        if drive.device.type != "cpu":
+            return drive, self._run_torch(drive, x)
+        if self.sparse and native.available():     # the reservoir's C++ loop, in place on drive
+            w = self.weight
+            native.reservoir_forward_(drive, x, w.crow_indices(), w.col_indices(), w.values(),
+                                      self.leak.expand(self.units))
+            return drive, drive[-1]
+        if self._dense_without_leak() and native.available():   # the fused RNN's: h = tanh(drive + h W^T)
             states = native.rnn_forward(drive, x, self.weight, self._tanh_codes(), None)
             return states, states[-1]
-        if drive.device.type == "cpu":
-            return drive, torch.from_numpy(self._run_numpy(drive.numpy(), x.numpy()))
-        return drive, self._run_torch(drive, x)
+        return drive, torch.from_numpy(self._run_numpy(drive.numpy(), x.numpy()))
 
-    def _native(self, drive: torch.Tensor) -> bool:
-        """Whether the C++ loop of unroll.time.native applies: CPU, dense W, no leak (leak 1)."""
-        return (drive.device.type == "cpu" and not self.sparse and self.leak.dim() == 0 and float(self.leak) == 1.0
-                and native.available())
+    def _dense_without_leak(self) -> bool:
+        return not self.sparse and self.leak.dim() == 0 and float(self.leak) == 1.0
 
     def _tanh_codes(self) -> torch.Tensor:
         return torch.full((self.units,), activations.code("tanh"), dtype=torch.int64)
@@ -149,9 +153,11 @@ class Reservoir(torch.nn.Module):
     def drive(self, u=None, feedback=None, *, noise: float = 0.0, generator=None) -> torch.Tensor:
         """W_in u[t] + W_fb feedback[t] + b (+ noise), (T, B, N): everything but the recurrence."""
         steps, batch = self._sizes(u, feedback)
-        drive = self.bias.expand(steps, batch, self.units).clone()
-        if self.input_size:
-            drive.view(-1, self.units).addmm_(u.reshape(-1, self.input_size), self.weight_in.T)
+        if self.input_size:                        # one pass over the (T, B, N) result
+            drive = torch.addmm(self.bias, u.reshape(-1, self.input_size), self.weight_in.T) \
+                .view(steps, batch, self.units)
+        else:
+            drive = self.bias.expand(steps, batch, self.units).clone()
         if self.feedback_size:
             drive.view(-1, self.units).addmm_(feedback.reshape(-1, self.feedback_size), self.weight_fb.T)
         if noise:

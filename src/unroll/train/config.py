@@ -18,7 +18,8 @@ class FitConfig:
     0.9 for the first N updates, then ``momentum``, as that paper's RNNs with N = 1000). lr_schedule: "constant",
     "cosine" (to 0 at the last step) or "step" (x ``lr_decay`` every ``lr_decay_every`` steps).
     clip_norm / clip_value: gradient clipping by total norm (Pascanu et al. 2013) or per element.
-    omega: weight of Pascanu et al.'s vanishing-gradient regulariser (0: off; one-layer RNNs, full BPTT).
+    omega: weight of Pascanu et al.'s vanishing-gradient regulariser (0: off; one-layer RNNs, full BPTT);
+    omega_reduction: "sum" over steps (the paper's formula) or "mean" (the authors' code).
     "hessian-free" (Martens 2010; full BPTT, no clipping; ``lr`` scales its final step, 1 in HF): Gauss-Newton
     curvature on a separate minibatch of ``hf_curvature_batch`` sequences, at most ``hf_cg_iters`` CG
     steps per update, initial damping ``hf_damping``, structural damping mu = ``hf_structural``.
@@ -41,6 +42,7 @@ class FitConfig:
     clip_norm: float | None = None
     clip_value: float | None = None
     omega: float = 0.0
+    omega_reduction: str = "sum"
     hf_curvature_batch: int = 100
     hf_cg_iters: int = 250
     hf_damping: float = 1.0
@@ -75,6 +77,8 @@ class FitConfig:
                 raise ValueError(f"{name}: expected a positive number or None, got {value!r}")
         if not self.omega >= 0:
             raise ValueError(f"omega: expected a number >= 0, got {self.omega!r}")
+        if self.omega_reduction not in ("sum", "mean"):
+            raise ValueError(f"omega_reduction: expected 'sum' or 'mean', got {self.omega_reduction!r}")
         if self.omega and self.tbptt is not None:
             raise ValueError("omega: the regulariser needs full BPTT; drop tbptt or set omega to 0")
         if not self.hf_damping > 0 or not self.hf_structural >= 0:

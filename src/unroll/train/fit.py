@@ -198,7 +198,7 @@ def _train_on(trainer, task, x, y, optimizer, config) -> tuple[float, float]:
         optimizer.zero_grad(set_to_none=True)
 
     if config.omega:
-        loss = _backward_with_omega(trainer, task, x, y, config.omega)
+        loss = _backward_with_omega(trainer, task, x, y, config.omega, config.omega_reduction)
         update()
         return loss.item(), norms[-1]
     if config.tbptt is None:
@@ -222,13 +222,13 @@ def _check_omega(model, world: int) -> None:
                          "whose outputs are all its units, trained in one process")
 
 
-def _backward_with_omega(model, task, x, y, weight: float) -> torch.Tensor:
+def _backward_with_omega(model, task, x, y, weight: float, reduction: str) -> torch.Tensor:
     """Backpropagate the task's loss + ``weight`` x Omega (Pascanu et al. 2013); returns the task's loss."""
     output, _, hidden = model(x, return_hidden=True)
     loss = task.loss(output, y)
     d_hidden, = torch.autograd.grad(loss, hidden, retain_graph=True)
     cell = model.layer.cells[0]
-    omega = vanishing_gradient_regulariser(hidden, d_hidden, cell.recurrent_weight(), cell.activation)
+    omega = vanishing_gradient_regulariser(hidden, d_hidden, cell.recurrent_weight(), cell.activation, reduction)
     (loss + weight * omega).backward()
     return loss
 
