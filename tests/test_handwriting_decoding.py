@@ -100,7 +100,7 @@ def test_lexicon_file_reading(tmp_path):
 def test_training_on_synthetic_ink_learns_and_resumes_exactly(tmp_path):
     corpus = synthetic_ink_corpus()
     config = HandwritingConfig(hidden_size=16, num_layers=1, steps=60, lr=1e-2, warmup=5, steps_per_batch=400,
-                               eval_every=30, checkpoint_every=30)
+                               eval_every=30, checkpoint_every=30, augment=True)   # its draws resume too
     quiet = dict(quiet=True, log=lambda s: None, corpus=corpus)
     final = train_handwriting(config, tmp_path / "a", **quiet)
     history = load_checkpoint(tmp_path / "a")[1]["history"]
@@ -148,3 +148,13 @@ def test_export_tunes_the_decoders_and_writes_a_model_the_recognizer_reads(tmp_p
     assert recognizer.meta["training"]["config"]["steps"] == 40
     assert recognizer.lm_weight == decoding["lm_weight"]
     assert len(recognizer.read_words([synthesize("cat", seed=7)])) == 1
+    # --init starts from the exported weights (lr 0: one step leaves them as they were)
+    again = HandwritingConfig(hidden_size=16, num_layers=1, steps=1, lr=0.0, warmup=1, steps_per_batch=400,
+                              eval_every=1, checkpoint_every=1, init=str(tmp_path / "model"))
+    train_handwriting(again, tmp_path / "again", quiet=True, log=lambda s: None, corpus=corpus)
+    started = load_checkpoint(tmp_path / "again")[0]
+    for name, value in recognizer.model.state_dict().items():
+        assert torch.equal(started["model/" + name], value), name
+    with pytest.raises(ValueError, match="init: the model in"):
+        train_handwriting(HandwritingConfig(hidden_size=8, num_layers=1, steps=1, init=str(tmp_path / "model")),
+                          tmp_path / "other", quiet=True, log=lambda s: None, corpus=corpus)

@@ -14,13 +14,14 @@ from torch.nn.parallel import DistributedDataParallel
 from .. import ctc
 from ..gradients import clip_grad_norm
 from ..handwriting.alphabet import Alphabet
+from ..handwriting.augment import distort
 from ..handwriting.batches import bucketed_batches, pad
 from ..handwriting.corpus import load_corpus, read_corpus, save_corpus
 from ..handwriting.charlm import CharNgram, PrefixScorer
 from ..handwriting.evaluate import log_probs_of, readings, tune_decoding, tune_language_model
 from ..handwriting.lexicon import DEFAULT_LEXICON, Lexicon
 from ..handwriting.model import InkRecognizer
-from ..handwriting.shipped import save_model
+from ..handwriting.shipped import load_model, save_model
 from . import distributed, state
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .progress import RunProgress
@@ -35,6 +36,8 @@ class HandwritingConfig:
     num_layers: int = 2
     peephole: bool = False
     dropout: float = 0.0            # between stacked layers
+    augment: bool = False           # distort each training word (unroll.handwriting.augment)
+    init: str = ""                  # a model folder (save_model's) to start from instead of random weights
     steps: int = 11000
     lr: float = 2e-3
     final_lr_fraction: float = 0.05
@@ -62,6 +65,16 @@ def corpus_for(config: HandwritingConfig, cache_dir, alphabet: Alphabet, log=pri
     log(f"read {len(corpus)} words; skipped: {skipped}")
     save_corpus(corpus, cache)
     return corpus
+
+
+def _start_from(model: InkRecognizer, folder, alphabet: Alphabet) -> None:
+    """Copy the weights and standardisation of the model saved in ``folder`` (same alphabet and layers)."""
+    start, start_alphabet, _ = load_model(folder)
+    shape = lambda config: {k: v for k, v in config.items() if k != "dropout"}   # dropout holds no weights
+    if shape(start.config) != shape(model.config) or start_alphabet.chars != alphabet.chars:
+        raise ValueError(f"init: the model in {folder} ({start.config}) does not match this configuration "
+                         f"({model.config})")
+    model.load_state_dict(start.state_dict())
 
 
 def decode_greedy(model: InkRecognizer, features: list, alphabet: Alphabet) -> list[str]:
@@ -94,8 +107,11 @@ def train_handwriting(config: HandwritingConfig, out, export=None, quiet=False, 
     lengths = [len(f) for f in train.features]
     model = InkRecognizer(train.features[0].shape[1], len(alphabet), config.hidden_size, config.num_layers,
                           config.peephole, config.dropout)
-    allf = np.concatenate(train.features)
-    model.set_standardization(torch.from_numpy(allf.mean(0)), torch.from_numpy(allf.std(0)))
+    if config.init:
+        _start_from(model, config.init, alphabet)
+    else:
+        allf = np.concatenate(train.features)
+        model.set_standardization(torch.from_numpy(allf.mean(0)), torch.from_numpy(allf.std(0)))
     model.to(cluster.device)
     trainer = DistributedDataParallel(model) if cluster.world > 1 else model
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -121,6 +137,8 @@ def train_handwriting(config: HandwritingConfig, out, export=None, quiet=False, 
         index = batches[position]
         mine = index[cluster.rank::cluster.world]
         x, xl, y, yl = pad([train.features[i] for i in mine], [targets[i] for i in mine])
+        if config.augment:              # torch's global generator: checkpointed, so resuming repeats the draws
+            x = distort(x)
         model.train()
         loss = ctc_batch_loss(trainer, x.to(cluster.device), xl, y.to(cluster.device), yl, len(index),
                               cluster.world)
