@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from unroll.reservoir import RLS, Ridge, gram
-from unroll.reservoir.readout import add_gram_, symmetric
+from unroll.reservoir.readout import _cholesky_solve, add_gram_, symmetric
 
 F64 = torch.float64
 
@@ -111,3 +111,11 @@ def test_float32_products_summed_in_float64_stay_close_to_float64():
     single = Ridge(1e-3, dtype=torch.float32).fit(x.float(), y.float())
     assert single.xx.dtype == F64
     torch.testing.assert_close(single.weight, exact.weight, rtol=1e-4, atol=1e-5)
+
+
+def test_cholesky_solve_reads_the_upper_triangle_and_declines_an_indefinite_matrix():
+    a = torch.tensor([[4.0, 2.0, 0.5], [2.0, 3.0, 1.0], [0.5, 1.0, 2.0]], dtype=F64)
+    b = torch.tensor([[1.0], [2.0], [3.0]], dtype=F64)
+    upper = a.triu() + torch.tril(torch.full((3, 3), 99.0, dtype=F64), -1)   # junk below the diagonal
+    torch.testing.assert_close(_cholesky_solve(upper, b.clone()), torch.linalg.solve(a, b))
+    assert _cholesky_solve(torch.tensor([[1.0, 2.0], [2.0, 1.0]], dtype=F64), b[:2].clone()) is None

@@ -1,6 +1,7 @@
 """Linear readouts of reservoir states, y = x W^T + b: ridge regression from streamed sums, and recursive
 least squares (RLS) learning online, one sample at a time (FORCE learning, Sussillo & Abbott 2009)."""
 import scipy.linalg.blas
+import scipy.linalg.lapack
 import torch
 
 from ..checks import finite, int_at_least, positive_int, positive_number
@@ -60,21 +61,27 @@ class Ridge:
         """Set weight and bias from the sums; returns self."""
         if not self.count:
             raise ValueError("x: expected some accumulated steps before solve(), got none")
-        xx, xy = symmetric(self.xx), self.xy       # the sums fill the upper triangle
+        w = _cholesky_solve(*self._normal_equations()) if self.ridge > 0 else None
+        if w is None:        # no penalty, or not positive definite: from a fresh copy of the equations
+            xx, xy = self._normal_equations()
+            xx = symmetric(xx)
+            w = torch.linalg.solve(xx, xy) if self.ridge > 0 else \
+                torch.linalg.lstsq(xx.cpu(), xy.cpu(), driver="gelsd").solution.to(xx.device)  # minimum norm
+        self.weight = w.T.contiguous()
+        self.bias = (self.y_sum - self.x_sum @ w) / self.count if self.fit_bias else \
+            torch.zeros(w.shape[1], dtype=w.dtype, device=w.device)
+        return self
+
+    def _normal_equations(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(A, B) of A W^T = B, new tensors: A (F, F) in its upper triangle, the centred X^T X (with
+        fit_bias) + ridge I; B (F, O) the centred X^T Y. In place on one copy: these are large."""
+        xx, xy = self.xx.clone(), self.xy.clone()
         if self.fit_bias:
             x_mean, y_mean = self.x_sum / self.count, self.y_sum / self.count
-            xx = xx - self.count * torch.outer(x_mean, x_mean)
-            xy = xy - self.count * torch.outer(x_mean, y_mean)
-        if self.ridge > 0:
-            xx = xx + self.ridge * torch.eye(xx.shape[0], dtype=xx.dtype, device=xx.device)
-            factor, info = torch.linalg.cholesky_ex(xx)          # half the work of LU on this SPD matrix
-            w = torch.cholesky_solve(xy, factor) if int(info) == 0 else torch.linalg.solve(xx, xy)
-        else:                                                   # the minimum-norm least-squares solution
-            w = torch.linalg.lstsq(xx.cpu(), xy.cpu(), driver="gelsd").solution.to(xx.device)
-        self.weight = w.T.contiguous()
-        self.bias = (y_mean - x_mean @ w) if self.fit_bias else torch.zeros(w.shape[1], dtype=w.dtype,
-                                                                              device=w.device)
-        return self
+            xx.addr_(x_mean, x_mean, alpha=-self.count)
+            xy.addr_(x_mean, y_mean, alpha=-self.count)
+        xx.diagonal().add_(self.ridge)
+        return xx, xy
 
     def fit(self, x: torch.Tensor, y: torch.Tensor, washout: int = 0) -> "Ridge":
         """reset, accumulate one batch of sequences, solve."""
@@ -140,6 +147,20 @@ class RLS:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """x (..., F) -> y (..., O), in x's dtype."""
         return _apply(x, self.weight, self.bias)
+
+
+def _cholesky_solve(upper: torch.Tensor, b: torch.Tensor) -> torch.Tensor | None:
+    """w with A w = b for the symmetric A (F, F) whose upper triangle is ``upper`` (overwritten), b (F, O), by
+    Cholesky (half the work of LU; on CPU LAPACK's, reading that triangle only); None if A is not positive
+    definite."""
+    if upper.device.type == "cpu" and upper.dtype == torch.float64:
+        factor, info = scipy.linalg.lapack.dpotrf(upper.numpy().T, lower=1, overwrite_a=1, clean=0)
+        if info != 0:                            # upper.numpy().T: Fortran order, upper's triangle its lower one
+            return None
+        w, info = scipy.linalg.lapack.dpotrs(factor, b.numpy(), lower=1)
+        return torch.from_numpy(w) if info == 0 else None
+    factor, info = torch.linalg.cholesky_ex(symmetric(upper))
+    return torch.cholesky_solve(b, factor) if int(info) == 0 else None
 
 
 def gram(x: torch.Tensor) -> torch.Tensor:
