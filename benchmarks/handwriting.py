@@ -101,10 +101,15 @@ def main() -> None:
     for name, r in rates.items():
         print(f"  {name:12s} {r:8.1f} words/s   x{r / rates['best path']:.3f} of best path")
     training = rec.meta.get("training", {})
-    results["training_seconds"] = training.get("seconds")
-    if training.get("seconds"):
-        print(f"training: {training['seconds'] / 60:.1f} min, {training['config']['steps']} steps, "
-              f"{training.get('train_words')} words by {training.get('train_writers')} writers")
+    stages = []                       # the shipped run, then the runs it started from (--init)
+    while training:
+        stages.append(training)
+        training = training.get("started_from", {})
+    results["training_seconds"] = sum(stage.get("seconds", 0) for stage in stages) or None
+    if results["training_seconds"]:
+        steps = " + ".join(str(stage["config"]["steps"]) for stage in reversed(stages))
+        print(f"training: {results['training_seconds'] / 60:.1f} min, {steps} steps, "
+              f"{stages[0].get('train_words')} words by {stages[0].get('train_writers')} writers")
     print(f"reference: {GRAVES_2009}")
     results["wall_seconds"] = time.perf_counter() - started
     print(f"benchmark wall time {results['wall_seconds']:.0f} s")

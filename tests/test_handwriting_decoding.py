@@ -151,8 +151,10 @@ def test_export_tunes_the_decoders_and_writes_a_model_the_recognizer_reads(tmp_p
     # --init starts from the exported weights (lr 0: one step leaves them as they were)
     again = HandwritingConfig(hidden_size=16, num_layers=1, steps=1, lr=0.0, warmup=1, steps_per_batch=400,
                               eval_every=1, checkpoint_every=1, init=str(tmp_path / "model"))
-    train_handwriting(again, tmp_path / "again", quiet=True, log=lambda s: None, corpus=corpus)
+    train_handwriting(again, tmp_path / "again", export=tmp_path / "model2", quiet=True, log=lambda s: None,
+                      corpus=corpus)
     started = load_checkpoint(tmp_path / "again")[0]
+    assert Recognizer(tmp_path / "model2").meta["training"]["started_from"]["config"]["steps"] == 40
     for name, value in recognizer.model.state_dict().items():
         assert torch.equal(started["model/" + name], value), name
     with pytest.raises(ValueError, match="init: the model in"):

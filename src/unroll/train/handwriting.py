@@ -67,14 +67,16 @@ def corpus_for(config: HandwritingConfig, cache_dir, alphabet: Alphabet, log=pri
     return corpus
 
 
-def _start_from(model: InkRecognizer, folder, alphabet: Alphabet) -> None:
-    """Copy the weights and standardisation of the model saved in ``folder`` (same alphabet and layers)."""
-    start, start_alphabet, _ = load_model(folder)
+def _start_from(model: InkRecognizer, folder, alphabet: Alphabet) -> dict:
+    """Copy the weights and standardisation of the model saved in ``folder`` (same alphabet and layers);
+    returns that model's training record ({} if it has none)."""
+    start, start_alphabet, meta = load_model(folder)
     shape = lambda config: {k: v for k, v in config.items() if k != "dropout"}   # dropout holds no weights
     if shape(start.config) != shape(model.config) or start_alphabet.chars != alphabet.chars:
         raise ValueError(f"init: the model in {folder} ({start.config}) does not match this configuration "
                          f"({model.config})")
     model.load_state_dict(start.state_dict())
+    return meta.get("training", {})
 
 
 def decode_greedy(model: InkRecognizer, features: list, alphabet: Alphabet) -> list[str]:
@@ -107,8 +109,9 @@ def train_handwriting(config: HandwritingConfig, out, export=None, quiet=False, 
     lengths = [len(f) for f in train.features]
     model = InkRecognizer(train.features[0].shape[1], len(alphabet), config.hidden_size, config.num_layers,
                           config.peephole, config.dropout)
+    started_from = None                 # the starting model's own training record, kept in the export
     if config.init:
-        _start_from(model, config.init, alphabet)
+        started_from = _start_from(model, config.init, alphabet)
     else:
         allf = np.concatenate(train.features)
         model.set_standardization(torch.from_numpy(allf.mean(0)), torch.from_numpy(allf.std(0)))
@@ -170,6 +173,8 @@ def train_handwriting(config: HandwritingConfig, out, export=None, quiet=False, 
     if export is not None and main:
         training = {"config": asdict(config), "history": history, "seconds": history[-1]["seconds"],
                     "train_words": len(train), "train_writers": len(set(train.writers))}
+        if started_from is not None:
+            training["started_from"] = started_from
         export_recognizer(model, alphabet, config.spacing, val, export, training, log)
     return record
 

@@ -133,6 +133,11 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            f"as tanh-sgd-clip, plus the vanishing-gradient regulariser Omega with weight {OMEGA:g}, averaged "
            f"over steps as in the authors' code (the paper writes a sum)",
            PASCANU_LENGTHS),
+    Method("tanh-sgd-clip-omega-sum", SMART_TANH,
+           {"optimizer": "sgd", "lr": 0.01, "batch_size": 20, "clip_norm": CLIP, "omega": OMEGA,
+            "omega_reduction": "sum"}, 50, PASCANU,
+           f"as tanh-sgd-clip-omega with Omega summed over steps as the paper's formula (weight {OMEGA:g})",
+           PASCANU_LENGTHS),
     Method("tanh-nesterov-esn", echo_state(100),
            {"optimizer": "nesterov", "lr": 1e-3, "momentum": 0.995, "momentum_warmup": 1000, "batch_size": 100},
            100, "Sutskever, Martens, Dahl & Hinton 2013",
