@@ -151,3 +151,12 @@ def test_length_mixture_draws_each_batch_at_a_length_in_its_range():
 def test_length_mixture_starts_at_the_shortest_length_the_task_accepts():
     mixture = length_mixture("temporal-order-2bit-1997", 20, (0.25, 1.0))    # 5 is too short for the task
     assert (mixture.low, mixture.high) == (10, 20)
+
+
+def test_a_cells_options_override_the_methods_fit_options():
+    from unroll.experiments.longlag.runner import run_cell
+    cell = {"task": "temporal-order-2bit-1997", "length": 12, "method": "lstm-adam", "seed": 0, "budget": 20,
+            "eval_every": 20, "eval_size": 50, "keep_training": True}
+    trained = run_cell(cell)["final"]["eval_loss"]
+    slow = run_cell({**cell, "options": {"lr": 1e-9}})["final"]["eval_loss"]
+    assert slow == run_cell({**cell, "options": {"lr": 1e-9}})["final"]["eval_loss"] != trained

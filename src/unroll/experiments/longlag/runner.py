@@ -5,6 +5,7 @@ at most ``budget`` updates (stopping once the task's ``solved()`` holds, unless 
 records whether and after how many updates and sequences the criterion first held, and the last
 evaluation. Cells already in the store are skipped.
 """
+import dataclasses
 import itertools
 import math
 import os
@@ -68,10 +69,13 @@ class Grid:
 
 
 def run_cell(cell: dict) -> dict:
-    """Train one cell and return its store record."""
+    """Train one cell and return its store record. ``cell["options"]`` (optional) overrides the method's fit
+    options (e.g. {"lr": 1e-4} for a learning-rate search; such cells do not belong in a store)."""
     torch.set_num_threads(1)
     started = time.perf_counter()
     task, method = build_task(cell["task"], cell["length"]), get_method(cell["method"])
+    if cell.get("options"):
+        method = dataclasses.replace(method, fit={**method.fit, **cell["options"]})
     config = method.config(steps=cell["budget"], seed=cell["seed"], eval_every=cell["eval_every"],
                            eval_size=cell["eval_size"], stop_when_solved=not cell.get("keep_training"))
     model = method.build(task, cell["seed"])
