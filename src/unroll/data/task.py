@@ -2,6 +2,7 @@
 from collections.abc import Callable
 
 import torch
+from torch.nn import functional as F
 
 
 class Task:
@@ -31,6 +32,18 @@ class Task:
     def solved(self, metrics: dict[str, float]) -> bool:
         """Whether the metrics meet the task's success criterion."""
         return False
+
+
+class ClassifiedAtTheEnd(Task):
+    """A softmax class read at the last step: target (B,) long; cross-entropy there; a sequence is wrong when
+    the argmax is not its class (metrics error_rate and accuracy)."""
+
+    def loss(self, output, target):
+        return F.cross_entropy(output[-1], target)
+
+    def metrics(self, output, target):
+        wrong = fraction(output[-1].argmax(-1) != target)
+        return {"error_rate": wrong, "accuracy": 1.0 - wrong}
 
 
 def fraction(mask: torch.Tensor) -> float:

@@ -19,7 +19,7 @@ import torch
 from torch.nn import functional as F
 
 from ...checks import int_at_least
-from ..task import Task, fraction, register_task
+from ..task import ClassifiedAtTheEnd, Task, fraction, register_task
 
 CITATION = ('J. Martens and I. Sutskever, "Learning recurrent neural networks with Hessian-free optimization", '
             'ICML 2011 (variants of the authors\' released code)')
@@ -174,15 +174,8 @@ class Xor2011(_Task2011):
         return {"error_rate": wrong, "accuracy": 1.0 - wrong}
 
 
-class _ClassifiedAtTheEnd(_Task2011):
-    """A softmax class read at the last step: cross-entropy there; wrong when the argmax is not the class."""
-
-    def loss(self, output, target):
-        return F.cross_entropy(output[-1], target)
-
-    def metrics(self, output, target):
-        wrong = fraction(output[-1].argmax(-1) != target)
-        return {"error_rate": wrong, "accuracy": 1.0 - wrong}
+class _ClassifiedAtTheEnd(_Task2011, ClassifiedAtTheEnd):
+    """A 2011 variant whose softmax class is read at the last step."""
 
 
 class _TemporalOrder2011(_ClassifiedAtTheEnd):

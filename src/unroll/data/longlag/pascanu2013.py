@@ -9,14 +9,14 @@ import torch
 from torch.nn import functional as F
 
 from ...checks import int_at_least
-from ..task import Task, fraction, register_task
+from ..task import ClassifiedAtTheEnd, register_task
 
 CITATION = ('R. Pascanu, T. Mikolov and Y. Bengio, "On the difficulty of training recurrent neural networks", '
             'ICML 2013 (the authors\' released code, tempOrder.py)')
 SOLVED_BELOW = 0.01          # the paper: fewer than 1% of 10,000 fresh sequences wrong
 
 
-class TemporalOrder2013(Task):
+class TemporalOrder2013(ClassifiedAtTheEnd):
     """Temporal order, 2 bits (4 classes), Pascanu et al. 2013 code variant.
 
     x: (L, B, 6) one-hot symbols: A (0) or B (1) at p0 ~ U{L//10 .. 2 (L//10) - 1} and at
@@ -46,13 +46,6 @@ class TemporalOrder2013(Task):
             symbols[where, rows] = value
             target += weight * value
         return F.one_hot(symbols, 6).float(), target
-
-    def loss(self, output, target):
-        return F.cross_entropy(output[-1], target)
-
-    def metrics(self, output, target):
-        wrong = fraction(output[-1].argmax(-1) != target)
-        return {"error_rate": wrong, "accuracy": 1.0 - wrong}
 
     def solved(self, metrics):
         """The paper's criterion: fewer than 1% of the evaluation sequences wrong."""
