@@ -1,5 +1,5 @@
 """Builders shared by the tests: twin layers with equal random weights on both backends; a short fit;
-synthetic ink words."""
+synthetic ink words; marker positions in a sequence mask."""
 import math
 import socket
 
@@ -70,3 +70,9 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def positions(mask, k):
+    """The k time indices (ascending) where each column of a (T, B) bool mask is set, (k, B)."""
+    steps = torch.arange(mask.shape[0]).unsqueeze(1).expand_as(mask)
+    return torch.where(mask, steps, mask.shape[0]).sort(0).values[:k]

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from helpers import last_record_of_three_steps
+from helpers import last_record_of_three_steps, positions
 from unroll.data.longlag import martens2011 as m
 from unroll.data.task import TASKS, make_task
 
@@ -16,12 +16,6 @@ NAMES = ["adding-2011", "multiplication-2011", "xor-2011", "temporal-order-2bit-
 
 def gen(seed=0):
     return torch.Generator().manual_seed(seed)
-
-
-def positions(mask, k):
-    """The k time indices (ascending) where each column of a (T, B) bool mask is set, (k, B)."""
-    steps = torch.arange(mask.shape[0]).unsqueeze(1).expand_as(mask)
-    return torch.where(mask, steps, mask.shape[0]).sort(0).values[:k]
 
 
 def lengths_seen(task, batches=300, size=2):

@@ -5,14 +5,9 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+from helpers import positions
 from unroll.data.task import make_task
 from unroll.experiments.longlag.tasks import length_mixture
-
-
-def positions(mask, k):
-    """The k time indices (ascending) where each column of a (T, B) bool mask is set, (k, B)."""
-    steps = torch.arange(mask.shape[0]).unsqueeze(1).expand_as(mask)
-    return torch.where(mask, steps, mask.shape[0]).sort(0).values[:k]
 
 
 @pytest.mark.parametrize("length, windows", [(200, [(20, 39), (100, 119)]), (57, [(5, 9), (28, 32)])])
