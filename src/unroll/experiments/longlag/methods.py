@@ -119,21 +119,20 @@ HF = {"optimizer": "hessian-free", "lr": 1.0, "batch_size": 1000, "hf_curvature_
       "hf_damping": 0.01, "hf_structural": 1 / 30, "weight_decay": 2e-5}
 SMART_TANH = echo_state(50, input_std=0.01, radius=0.95, output_std=0.01, mean_output_bias=False)
 OMEGA = 4.0   # the regulariser's weight in Pascanu et al. 2013
+PASCANU_SGD = {"optimizer": "sgd", "lr": 0.01, "batch_size": 20}
+PASCANU_CLIP = {**PASCANU_SGD, "clip_norm": CLIP}
+PASCANU_OMEGA = {**PASCANU_CLIP, "omega": OMEGA}
 METHODS: dict[str, Method] = {m.name: m for m in (
-    Method("tanh-sgd", SMART_TANH, {"optimizer": "sgd", "lr": 0.01, "batch_size": 20}, 50, PASCANU,
+    Method("tanh-sgd", SMART_TANH, PASCANU_SGD, 50, PASCANU,
            "50 units, SGD lr 0.01, batch 20, 'smart tanh' init (W_in, W_out 0.01 N(0, 1); W_hh 15 weights per "
            "unit, spectral radius 0.95); trained on lengths T' ~ U[T/4, T) drawn per batch (their U[50, 200) "
            "at T = 200), evaluated at T", PASCANU_LENGTHS),
-    Method("tanh-sgd-clip", SMART_TANH,
-           {"optimizer": "sgd", "lr": 0.01, "batch_size": 20, "clip_norm": CLIP}, 50, PASCANU,
+    Method("tanh-sgd-clip", SMART_TANH, PASCANU_CLIP, 50, PASCANU,
            f"as tanh-sgd, gradient norm clipped at {CLIP:g}", PASCANU_LENGTHS),
-    Method("tanh-sgd-clip-omega", SMART_TANH,
-           {"optimizer": "sgd", "lr": 0.01, "batch_size": 20, "clip_norm": CLIP, "omega": OMEGA}, 50, PASCANU,
+    Method("tanh-sgd-clip-omega", SMART_TANH, PASCANU_OMEGA, 50, PASCANU,
            f"as tanh-sgd-clip, plus the vanishing-gradient regulariser Omega with weight {OMEGA:g}, summed over "
            f"steps as the paper's formula", PASCANU_LENGTHS),
-    Method("tanh-sgd-clip-omega-mean", SMART_TANH,
-           {"optimizer": "sgd", "lr": 0.01, "batch_size": 20, "clip_norm": CLIP, "omega": OMEGA,
-            "omega_reduction": "mean"}, 50, PASCANU,
+    Method("tanh-sgd-clip-omega-mean", SMART_TANH, {**PASCANU_OMEGA, "omega_reduction": "mean"}, 50, PASCANU,
            f"as tanh-sgd-clip-omega with Omega averaged over steps as the authors' code (weight {OMEGA:g})",
            PASCANU_LENGTHS),
     Method("tanh-nesterov-esn", echo_state(100),
