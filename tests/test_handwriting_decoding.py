@@ -123,10 +123,11 @@ def test_two_processes_train_the_recogniser_as_one_does(tmp_path):
     script = Path(__file__).parent / "scripts" / "handwriting_run.py"
     subprocess.run([sys.executable, str(script), str(tmp_path / "one"), "6"], check=True, timeout=300)
     port = str(free_port())
-    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-                          "--master_addr=127.0.0.1", f"--master_port={port}", str(script), str(tmp_path / "two"), "6"],
-                         capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
-    assert two.returncode == 0, f"torchrun exited {two.returncode}:\n{two.stderr[-4000:]}"
+    torchrun = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                               "--master_addr=127.0.0.1", f"--master_port={port}", str(script),
+                               str(tmp_path / "two"), "6"],
+                              capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert torchrun.returncode == 0, f"torchrun exited {torchrun.returncode}:\n{torchrun.stderr[-4000:]}"
     one, two = load_checkpoint(tmp_path / "one")[0], load_checkpoint(tmp_path / "two")[0]
     for name in one:
         if name.startswith("model/"):
