@@ -1,7 +1,10 @@
 """Builders shared by the tests: twin layers with equal random weights on both backends; a short fit;
 synthetic ink words; marker positions in a sequence mask."""
 import math
+import os
 import socket
+import subprocess
+import sys
 
 import torch
 
@@ -65,11 +68,16 @@ def synthetic_ink_corpus(spacing=0.35):
     return Corpus(feats, labels, writers)
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on (for torchrun's rendezvous)."""
-    with socket.socket() as s:
+def torchrun(script, *args, processes: int = 2, timeout: int = 300) -> None:
+    """Run ``script args`` as ``processes`` ranks under torchrun on this machine (one thread each);
+    an assertion with torchrun's stderr if it fails."""
+    with socket.socket() as s:          # a port nobody listens on, for the rendezvous
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port = s.getsockname()[1]
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={processes}",
+                           "--master_addr=127.0.0.1", f"--master_port={port}", str(script), *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert done.returncode == 0, f"torchrun exited {done.returncode}:\n{done.stderr[-4000:]}"
 
 
 def positions(mask, k):

@@ -1,7 +1,6 @@
 """Lexicon-constrained word decoding against brute force, case rules, fallback; and CTC training on
 synthetic Hershey ink (loss falls; a resumed run matches an uninterrupted one)."""
 import math
-import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from unroll.handwriting.recognize import Recognizer
 from unroll.train.checkpoint import load_checkpoint
 from unroll.train.handwriting import HandwritingConfig, train_handwriting
 
-from helpers import free_port, synthetic_ink_corpus
+from helpers import synthetic_ink_corpus, torchrun
 
 ABC = Alphabet("abcdotgCD")
 
@@ -122,12 +121,7 @@ def test_training_on_synthetic_ink_learns_and_resumes_exactly(tmp_path):
 def test_two_processes_train_the_recogniser_as_one_does(tmp_path):
     script = Path(__file__).parent / "scripts" / "handwriting_run.py"
     subprocess.run([sys.executable, str(script), str(tmp_path / "one"), "6"], check=True, timeout=300)
-    port = str(free_port())
-    torchrun = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-                               "--master_addr=127.0.0.1", f"--master_port={port}", str(script),
-                               str(tmp_path / "two"), "6"],
-                              capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
-    assert torchrun.returncode == 0, f"torchrun exited {torchrun.returncode}:\n{torchrun.stderr[-4000:]}"
+    torchrun(script, tmp_path / "two", 6)
     one, two = load_checkpoint(tmp_path / "one")[0], load_checkpoint(tmp_path / "two")[0]
     for name in one:
         if name.startswith("model/"):

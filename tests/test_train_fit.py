@@ -1,6 +1,5 @@
 """fit(): reproducible, resumable bit for bit after a real SIGKILL, data-parallel, and honest about NaNs."""
 import json
-import os
 import random
 import signal
 import subprocess
@@ -19,7 +18,7 @@ from unroll.optim import rnn_momentum, scheduled_momentum, sutskever_momentum
 from unroll.train import FitConfig, build_model, fit
 from unroll.train.checkpoint import latest_checkpoint
 
-from helpers import free_port
+from helpers import torchrun
 
 SCRIPT = Path(__file__).parent / "scripts" / "fit_run.py"
 
@@ -67,11 +66,7 @@ def test_resume_after_sigkill_is_bit_exact(tmp_path):
 
 def test_two_processes_match_one_on_the_global_batch(tmp_path):
     _run_script(tmp_path / "one", 20, "--checkpoint-every", "0")
-    env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()), OMP_NUM_THREADS="1")
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-                    "--master_addr=127.0.0.1", f"--master_port={env['MASTER_PORT']}",
-                    str(SCRIPT), str(tmp_path / "two"), "20", "--checkpoint-every", "10"],
-                   check=True, capture_output=True, text=True, env=env, timeout=300)
+    torchrun(SCRIPT, tmp_path / "two", 20, "--checkpoint-every", 10)
     one, two = _weights(tmp_path / "one"), _weights(tmp_path / "two")
     for name in one:
         torch.testing.assert_close(two[name], one[name], atol=1e-5, rtol=1e-5)

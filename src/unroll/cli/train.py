@@ -118,11 +118,7 @@ def _run_train(args) -> int:
         layer_options["peephole"] = True
     torch.manual_seed(config.seed)   # the initial weights
     model = build_model(args.model, task.input_size, task.output_size, args.hidden, args.layers, **layer_options)
-    try:
-        result = fit(model, task, config, out_dir=args.out, resume=args.resume, quiet=args.quiet, device=args.device)
-    finally:
-        if torch.distributed.is_available() and torch.distributed.is_initialized():   # under torchrun
-            torch.distributed.destroy_process_group()
+    result = fit(model, task, config, out_dir=args.out, resume=args.resume, quiet=args.quiet, device=args.device)
     if os.environ.get("RANK", "0") == "0":
         print(_summary(result, args.out), flush=True)
     return 0

@@ -4,6 +4,7 @@ Under ``torchrun`` (RANK, WORLD_SIZE and MASTER_ADDR in the environment) the pro
 started with gloo on CPU and nccl on CUDA; otherwise the run is a single process.
 """
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -29,16 +30,24 @@ class Cluster:
         return box[0]
 
 
-def join(device: str | torch.device = "cpu") -> Cluster:
-    """Join the process group torchrun describes in the environment, or run alone."""
+@contextmanager
+def joined(device: str | torch.device = "cpu"):
+    """Within: the Cluster of the process group torchrun describes in the environment, or a run alone.
+    A group started here is destroyed on the way out: a process that exits with gloo's threads still
+    running aborts ("terminate called without an active exception")."""
     device = torch.device(device)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
-        return Cluster(device=device)
-    if not dist.is_initialized():
+        yield Cluster(device=device)
+        return
+    started = not dist.is_initialized()
+    if started:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    rank = dist.get_rank()
-    if device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        torch.cuda.set_device(device)
-    return Cluster(rank=rank, world=dist.get_world_size(), device=device)
+    try:
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(device)
+        yield Cluster(rank=dist.get_rank(), world=dist.get_world_size(), device=device)
+    finally:
+        if started:
+            dist.destroy_process_group()

@@ -84,7 +84,12 @@ def fit(model: torch.nn.Module, task: Task, config: FitConfig, *, out_dir=None, 
     eval_task: the task whose held-out sequences evaluations (and the early stop) use; default ``task``.
     Raises NonFiniteGradientError, naming the update, if a gradient turns NaN or inf (the update is not applied).
     """
-    cluster = distributed.join(device)
+    with distributed.joined(device) as cluster:
+        return _fit(model, task, config, out_dir, resume, quiet, eval_task, cluster)
+
+
+def _fit(model, task, config, out_dir, resume, quiet, eval_task, cluster) -> FitResult:
+    """fit's training loop, on the ranks of ``cluster``."""
     if config.batch_size % cluster.world:
         raise ValueError(f"batch_size: expected a multiple of the {cluster.world} ranks, got {config.batch_size}")
     out = None if out_dir is None else Path(out_dir)

@@ -96,11 +96,15 @@ def train_handwriting(config: HandwritingConfig, out, export=None, quiet=False, 
     """Train (or resume) into ``out``; write the final model to ``export`` (a folder) if given.
     ``corpus`` (a Corpus) replaces the UNIPEN words read from ``config.data``. Under torchrun the ranks
     split every batch and rank 0 evaluates, checkpoints and exports. Returns the last evaluation."""
+    with distributed.joined(device) as cluster:
+        return _train(config, Path(out), export, quiet, log, corpus, cluster)
+
+
+def _train(config: HandwritingConfig, out: Path, export, quiet, log, corpus, cluster) -> dict:
+    """train_handwriting's loop, on the ranks of ``cluster``."""
     torch.manual_seed(config.seed)
-    cluster = distributed.join(device)
     main = cluster.is_main
     quiet, log = quiet or not main, log if main else (lambda s: None)
-    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     alphabet = Alphabet()
     corpus = corpus if corpus is not None else corpus_for(config, out, alphabet, log)
