@@ -39,7 +39,7 @@ def main(argv=None) -> list[dict]:
     print(f"{'lr':>8} {'updates':>8} {'solved at':>10} {'error rate':>11} {'eval loss':>10} {'wall s':>8}")
     for r in records:
         final = r["final"]
-        print(f"{r['options']['lr']:>8.0e} {r['updates'] or 0:>8} {str(r['updates_to_success'] or '-'):>10} "
+        print(f"{r['options']['lr']:>8.2g} {r['updates'] or 0:>8} {str(r['updates_to_success'] or '-'):>10} "
               f"{final.get('error_rate', float('nan')):>11.4f} {final.get('eval_loss', float('nan')):>10.5f} "
               f"{r['wall_s']:>8.0f}")
     if args.json:

@@ -77,7 +77,8 @@ def torchrun(script, *args, processes: int = 2, timeout: int = 300) -> None:
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={processes}",
                            "--master_addr=127.0.0.1", f"--master_port={port}", str(script), *map(str, args)],
                           capture_output=True, text=True, timeout=timeout, env=dict(os.environ, OMP_NUM_THREADS="1"))
-    assert done.returncode == 0, f"torchrun exited {done.returncode}:\n{done.stderr[-4000:]}"
+    shown = done.stderr if len(done.stderr) < 6000 else f"{done.stderr[:3000]}\n[...]\n{done.stderr[-3000:]}"
+    assert done.returncode == 0, f"torchrun exited {done.returncode}:\n{shown}"
 
 
 def positions(mask, k):

@@ -1,4 +1,5 @@
 """unroll train handwriting: train the BLSTM/CTC ink recogniser on UNIPEN (reproduces the shipped model)."""
+from argparse import BooleanOptionalAction
 from dataclasses import fields
 
 from .options import add_global_options, positive_int
@@ -22,7 +23,8 @@ def add(train_parser) -> None:
             continue
         flag = "--" + f.name.replace("_", "-")
         if f.type in (bool, "bool"):
-            p.add_argument(flag, action="store_true", default=f.default, help=f"{f.name} (default: off)")
+            p.add_argument(flag, action=BooleanOptionalAction, default=f.default,
+                           help=f"{f.name} (default: {'on' if f.default else 'off'})")
         else:
             kind = {"int": int, "float": float, "str": str}.get(f.type, f.type)
             p.add_argument(flag, type=types[kind], default=f.default, metavar="X",

@@ -5,19 +5,23 @@ import torch
 WIDTH, HEIGHT, SHEAR = 0.15, 0.1, 0.25     # default ranges: x scale 1 +- 0.15, y scale 1 +- 0.1, shear +- 0.25
 
 
-def distort(x: torch.Tensor, generator: torch.Generator | None = None, width: float = WIDTH, height: float = HEIGHT,
-            shear: float = SHEAR) -> torch.Tensor:
+def distortions(words: int, generator: torch.Generator | None = None, width: float = WIDTH, height: float = HEIGHT,
+                shear: float = SHEAR) -> torch.Tensor:
+    """(words, 3): per word sx ~ U[1 - width, 1 + width], sy ~ U[1 - height, 1 + height] and
+    k ~ U[-shear, shear], drawn from ``generator`` (None: torch's global one). Ranks that share a batch draw
+    for all of its words and keep their own rows, so a run on several processes distorts as one does."""
+    half_ranges = torch.tensor([width, height, shear])
+    draws = (torch.rand(3, words, generator=generator) * 2 - 1) * half_ranges[:, None]
+    return (draws + torch.tensor([1.0, 1.0, 0.0])[:, None]).T
+
+
+def distort(x: torch.Tensor, moves: torch.Tensor) -> torch.Tensor:
     """x (T, B, 8): the features of ``unroll.data.ink.preprocess.features`` (dx, dy, pen_up, cos, sin, dcos,
-    dsin, y) of B words, each starting at t = 0. Returns the features of every word's points mapped by
-    (x, y) -> (sx x + k y, sy y), sx ~ U[1 - width, 1 + width], sy ~ U[1 - height, 1 + height] and
-    k ~ U[-shear, shear] drawn per word from ``generator`` (None: torch's global one): the moves and heights scaled, the directions
-    and their changes recomputed (the points are no longer evenly spaced, as for a writer's speed)."""
-    batch = x.shape[1]
-
-    def uniform(half_range):
-        return (torch.rand(batch, generator=generator, dtype=x.dtype) * 2 - 1) * half_range
-
-    sx, sy, k = 1 + uniform(width), 1 + uniform(height), uniform(shear)
+    dsin, y) of B words, each starting at t = 0; moves (B, 3): (sx, sy, k) per word (``distortions``).
+    Returns the features of every word's points mapped by (x, y) -> (sx x + k y, sy y): the moves and
+    heights scaled, the directions and their changes recomputed (the points are no longer evenly spaced,
+    as for a writer's speed)."""
+    sx, sy, k = moves.to(x.dtype).T
     dx, dy = sx * x[..., 0] + k * x[..., 1], sy * x[..., 1]
     length = torch.hypot(dx, dy)
     moved = length > 0

@@ -33,8 +33,9 @@ class Cluster:
 @contextmanager
 def joined(device: str | torch.device = "cpu"):
     """Within: the Cluster of the process group torchrun describes in the environment, or a run alone.
-    A group started here is destroyed on the way out: a process that exits with gloo's threads still
-    running aborts ("terminate called without an active exception")."""
+    A group started here is left together and destroyed when the block ends normally (a rank that exits
+    with gloo's threads alive can abort: "terminate called without an active exception"); after an error
+    it is left as it is, since the other ranks may be waiting in a collective that will never come."""
     device = torch.device(device)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
@@ -43,11 +44,10 @@ def joined(device: str | torch.device = "cpu"):
     started = not dist.is_initialized()
     if started:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    try:
-        if device.type == "cuda":
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-            torch.cuda.set_device(device)
-        yield Cluster(rank=dist.get_rank(), world=dist.get_world_size(), device=device)
-    finally:
-        if started:
-            dist.destroy_process_group()
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    yield Cluster(rank=dist.get_rank(), world=dist.get_world_size(), device=device)
+    if started:
+        dist.barrier()
+        dist.destroy_process_group()

@@ -14,7 +14,7 @@ from torch.nn.parallel import DistributedDataParallel
 from .. import ctc
 from ..gradients import clip_grad_norm
 from ..handwriting.alphabet import Alphabet
-from ..handwriting.augment import distort
+from ..handwriting.augment import distort, distortions
 from ..handwriting.batches import bucketed_batches, pad
 from ..handwriting.corpus import load_corpus, read_corpus, save_corpus
 from ..handwriting.charlm import CharNgram, PrefixScorer
@@ -32,13 +32,13 @@ class HandwritingConfig:
     """Everything that decides a training run (the defaults produced the shipped model)."""
     data: str = "../shared/data/unipen"
     spacing: float = 0.35           # resampling step, in core heights
-    hidden_size: int = 96
+    hidden_size: int = 160
     num_layers: int = 2
     peephole: bool = False
-    dropout: float = 0.0            # between stacked layers
-    augment: bool = False           # distort each training word (unroll.handwriting.augment)
+    dropout: float = 0.1            # between stacked layers
+    augment: bool = True            # distort each training word (unroll.handwriting.augment)
     init: str = ""                  # a model folder (save_model's) to start from instead of random weights
-    steps: int = 11000
+    steps: int = 14000
     lr: float = 2e-3
     final_lr_fraction: float = 0.05
     warmup: int = 200
@@ -144,8 +144,8 @@ def _train(config: HandwritingConfig, out: Path, export, quiet, log, corpus, clu
         index = batches[position]
         mine = index[cluster.rank::cluster.world]
         x, xl, y, yl = pad([train.features[i] for i in mine], [targets[i] for i in mine])
-        if config.augment:              # torch's global generator: checkpointed, so resuming repeats the draws
-            x = distort(x)
+        if config.augment:   # drawn for the whole batch from torch's checkpointed generator: resumes repeat them
+            x = distort(x, distortions(len(index))[cluster.rank::cluster.world])
         model.train()
         loss = ctc_batch_loss(trainer, x.to(cluster.device), xl, y.to(cluster.device), yl, len(index),
                               cluster.world)
