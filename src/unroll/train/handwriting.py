@@ -32,10 +32,10 @@ class HandwritingConfig:
     """Everything that decides a training run (the defaults produced the shipped model)."""
     data: str = "../shared/data/unipen"
     spacing: float = 0.35           # resampling step, in core heights
-    hidden_size: int = 160
-    num_layers: int = 2
+    hidden_size: int = 128
+    num_layers: int = 3
     peephole: bool = False
-    dropout: float = 0.1            # between stacked layers
+    dropout: float = 0.2            # between stacked layers
     augment: bool = True            # distort each training word (unroll.handwriting.augment)
     init: str = ""                  # a model folder (save_model's) to start from instead of random weights
     steps: int = 14000
