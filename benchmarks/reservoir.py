@@ -41,6 +41,8 @@ except ImportError:  # the comparison rows are left out
 
 F64 = torch.float64
 INCOMING = 10          # recurrent weights per unit in the wall-time reservoirs (connectivity 10 / N)
+WALL_TIME = {"steps": 10_000, "washout": 100, "ridge": 1e-6,      # the wall-time fit, on NARMA-10
+             "options": {"spectral_radius": 0.9, "input_scaling": 0.5, "bias_scaling": 0.1}}
 NARMA = {"units": 400, "spectral_radius": 0.9, "input_scaling": 0.5, "bias_scaling": 0.1, "ridge": 1e-8,
          "train": 5000, "test": 2000, "washout": 200}
 FLIPFLOP = {"units": 200, "channels": 20, "rate": 0.02, "spectral_radius": 0.3, "input_scaling": 20.0,
@@ -116,12 +118,13 @@ def timer() -> dict:
             "time_scale": c["time_scale"], "units": c["units"]}
 
 
-def wall_time(sizes, reps: int, steps: int = 10_000, washout: int = 100, device: str = "cpu") -> list[dict]:
+def wall_time(sizes, reps: int, steps: int = WALL_TIME["steps"], washout: int = WALL_TIME["washout"],
+              device: str = "cpu") -> list[dict]:
     """Median seconds to run N units over ``steps`` steps and fit the readout, per variant, round-robin
     (with ``device`` "cuda" also unroll in float64 on the GPU, synchronised before the clock stops)."""
     u, y = narma10(steps, 1, torch.Generator().manual_seed(1))
     rows = []
-    options = {"spectral_radius": 0.9, "input_scaling": 0.5, "bias_scaling": 0.1}
+    options = WALL_TIME["options"]
     for units in sizes:
         ours64, theirs = reservoir_pair(units, INCOMING / units, 0, **options)
         ours32 = Reservoir(1, units, connectivity=INCOMING / units, seed=0, **options)
@@ -156,7 +159,7 @@ def wall_time(sizes, reps: int, steps: int = 10_000, washout: int = 100, device:
 
 def _ours(reservoir, u, y, washout, dtype):
     states, _ = reservoir(u)
-    readout = Ridge(1e-6, dtype=dtype).fit(states, y, washout=washout)
+    readout = Ridge(WALL_TIME["ridge"], dtype=dtype).fit(states, y, washout=washout)
     return readout(states)
 
 
@@ -164,7 +167,7 @@ def _theirs(reservoir, u, y, washout):
     if hasattr(reservoir, "state"):      # initialised by an earlier run: start from zeros again
         reservoir.reset()
     states = reservoir.run(u[:, 0].numpy())
-    readout = RpyRidge(ridge=1e-6).fit(states, y[:, 0].numpy(), warmup=washout)
+    readout = RpyRidge(ridge=WALL_TIME["ridge"]).fit(states, y[:, 0].numpy(), warmup=washout)
     return readout.run(states)
 
 

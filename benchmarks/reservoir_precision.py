@@ -9,16 +9,16 @@ import argparse
 
 import torch
 
+from reservoir import INCOMING, WALL_TIME  # the wall-time benchmark beside this script
 from unroll.data.narma import narma10
 from unroll.reservoir import Reservoir, Ridge, nrmse
 
-WASHOUT = 100
-OPTIONS = {"spectral_radius": 0.9, "input_scaling": 0.5, "bias_scaling": 0.1}
+WASHOUT = WALL_TIME["washout"]
 
 
 def training_nrmse(states: torch.Tensor, y: torch.Tensor, products: torch.dtype) -> float:
     """NRMSE on the training sequence of the ridge readout fitted with X^T X computed in ``products``."""
-    readout = Ridge(1e-6, dtype=products).fit(states, y, washout=WASHOUT)
+    readout = Ridge(WALL_TIME["ridge"], dtype=products).fit(states, y, washout=WASHOUT)
     return nrmse(readout(states).reshape(-1)[WASHOUT:].double(), y.reshape(-1)[WASHOUT:])
 
 
@@ -27,12 +27,12 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--units", default="1000,5000", help="comma-separated reservoir sizes")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    u, y = narma10(10_000, 1, torch.Generator().manual_seed(1))
+    u, y = narma10(WALL_TIME["steps"], 1, torch.Generator().manual_seed(1))
     rows = []
     print(f"{'N':>6}  {'states':<8} {'X^T X':<22} {'train NRMSE':>12}")
     for units in map(int, args.units.split(",")):
-        states = {dtype: Reservoir(1, units, connectivity=10 / units, dtype=dtype, seed=0, **OPTIONS)(u.to(dtype))[0]
-                  for dtype in (torch.float64, torch.float32)}
+        states = {dtype: Reservoir(1, units, connectivity=INCOMING / units, dtype=dtype, seed=0,
+                                   **WALL_TIME["options"])(u.to(dtype))[0] for dtype in (torch.float64, torch.float32)}
         mean = states[torch.float64][WASHOUT:].mean((0, 1))
         cases = [("float64", "float64", states[torch.float64], torch.float64),
                  ("float32", "float64", states[torch.float32].double(), torch.float64),
