@@ -43,3 +43,17 @@ def test_reservoir_runs_on_cuda_as_on_cpu(sparse):
     on_cpu, _ = reservoir(u)
     on_cuda, _ = reservoir.cuda()(u.cuda())
     torch.testing.assert_close(on_cuda.cpu(), on_cpu, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_reservoir_cuda_graph_replays_the_eager_loop(sparse):
+    from unroll.reservoir.reservoir import GRAPH_CHUNK
+    reservoir = Reservoir(2, 300, connectivity=0.03, leak=torch.linspace(0.3, 1.0, 300), bias_scaling=0.2,
+                          sparse=sparse, dtype=torch.float64).cuda()
+    u = torch.randn(3 * GRAPH_CHUNK + 17, 2, 2, dtype=torch.float64, device="cuda")
+    x = torch.randn(2, 300, dtype=torch.float64, device="cuda")
+    eager, graphed = reservoir.drive(u), reservoir.drive(u)
+    eager_last = reservoir._run_torch(eager, x, reservoir._loop_leak())
+    graphed_last = reservoir._run_graphed(graphed, x)
+    torch.testing.assert_close(graphed, eager, atol=1e-12, rtol=0)
+    torch.testing.assert_close(graphed_last, eager_last, atol=1e-12, rtol=0)

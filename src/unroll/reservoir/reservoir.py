@@ -11,7 +11,8 @@ is trained: the weights are buffers and the runs need no autograd.
 Everything but the recurrence is one matrix product over all steps (``drive``); the time loop then runs on
 CPU in C++ (unroll.time.native: the reservoir's own loop for a sparse W, the fused RNN's for a dense W
 without leak), in numpy when the extension is off or for a dense leaky W (the reference the C++ loops are
-tested against), and in torch on GPUs.
+tested against), and in torch on GPUs, where long runs replay one chunk of steps captured as a CUDA graph
+(the per-step kernels are too small to outrun their launches).
 """
 import warnings
 
@@ -27,6 +28,7 @@ from .arguments import fraction, non_negative
 
 SPARSE_FROM = 500        # sparse=None: store W as CSR from this many units when at most 5% of it is nonzero
 SPARSE_DENSITY = 0.05
+GRAPH_CHUNK = 128        # steps captured in one CUDA graph, replayed over a long run on a GPU
 
 
 class Reservoir(torch.nn.Module):
@@ -91,8 +93,10 @@ class Reservoir(torch.nn.Module):
         Returns (states (T, B, N), last state (B, N))."""
         drive = self.drive(u, feedback, noise=noise, generator=generator)
         x = self.initial_state(drive.shape[1]) if state is None else self._state(state, drive.shape[1])
+        if drive.device.type == "cuda":
+            return drive, self._run_graphed(drive, x)
         if drive.device.type != "cpu":
-            return drive, self._run_torch(drive, x)
+            return drive, self._run_torch(drive, x, self._loop_leak())
         if self.sparse and native.available():     # the reservoir's C++ loop, in place on drive
             w = self.weight
             native.reservoir_forward_(drive, x, w.crow_indices(), w.col_indices(), w.values(),
@@ -109,20 +113,51 @@ class Reservoir(torch.nn.Module):
     def _tanh_codes(self) -> torch.Tensor:
         return torch.full((self.units,), activations.code("tanh"), dtype=torch.int64)
 
-    def _run_torch(self, drive: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """The time loop in torch (GPUs), in place on drive (T, B, N) from x (B, N). Returns the last state."""
-        leak = float(self.leak) if self.leak.dim() == 0 else self.leak
-        leaky = self.leak.dim() > 0 or leak != 1.0
+    def _loop_leak(self):
+        """The leak as the torch loop applies it: None (no leak), a number, or one per unit (N,). Read before
+        a CUDA graph capture, which must not copy from the GPU."""
+        if self.leak.dim() > 0:
+            return self.leak
+        leak = float(self.leak)
+        return None if leak == 1.0 else leak
+
+    def _run_torch(self, drive: torch.Tensor, x: torch.Tensor, leak) -> torch.Tensor:
+        """The time loop in torch (GPUs), in place on drive (T, B, N) from x (B, N), with ``leak`` from
+        ``_loop_leak``. Returns the last state."""
         for d in drive.unbind(0):                  # d becomes the state of its step, in place
             if self.sparse:
                 d += torch.sparse.mm(self.weight, x.T).T
             else:
                 torch.addmm(d, x, self.weight.T, out=d)
             d.tanh_()
-            if leaky:
+            if leak is not None:
                 torch.lerp(x, d, leak, out=d)
             x = d
         return x
+
+    def _run_graphed(self, drive: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``_run_torch`` on a CUDA device with its launches recorded once: the first GRAPH_CHUNK steps run
+        eagerly on a side stream (warming cuBLAS / cuSPARSE up, as capture needs), a CUDA graph records the loop
+        over one chunk of static buffers, and each further whole chunk is copied in, replayed and copied out;
+        the steps after the last whole chunk run eagerly. Runs under three chunks long are not captured."""
+        leak, whole = self._loop_leak(), drive.shape[0] // GRAPH_CHUNK * GRAPH_CHUNK
+        if whole < 3 * GRAPH_CHUNK:
+            return self._run_torch(drive, x, leak)
+        side = torch.cuda.Stream(drive.device)
+        side.wait_stream(torch.cuda.current_stream(drive.device))
+        with torch.cuda.stream(side):
+            x = self._run_torch(drive[:GRAPH_CHUNK], x, leak)
+        torch.cuda.current_stream(drive.device).wait_stream(side)
+        chunk, state = torch.empty_like(drive[:GRAPH_CHUNK]), x.clone()
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            state.copy_(self._run_torch(chunk, state, leak))
+        for start in range(GRAPH_CHUNK, whole, GRAPH_CHUNK):
+            steps = drive[start:start + GRAPH_CHUNK]
+            chunk.copy_(steps)
+            graph.replay()
+            steps.copy_(chunk)
+        return self._run_torch(drive[whole:], state, leak)
 
     def _run_numpy(self, drive: np.ndarray, x: np.ndarray) -> np.ndarray:
         """The time loop on CPU, in place on drive (T, B, N) from x (B, N): numpy's per-call overhead is a
