@@ -89,6 +89,25 @@ def main() -> None:
         [labels[i] for i, k in enumerate(writers) if k.startswith(s + "/")])} for s, n in sorted(by_source.items())}
     print("word accuracy with lexicon by source: " + ", ".join(
         f"{s} {100 * v['word_accuracy']:.0f}% ({v['words']})" for s, v in results["by_source"].items()))
+    german = [i for i, k in enumerate(writers) if k.startswith("sie/")]
+    if german:                        # as `unroll recognize --language de` and `--language en,de` read them
+        deutsch = Recognizer(Path(args.model), language="de")
+        in_german = list(lex)
+        for i in german:
+            in_german[i] = deutsch.decode(log_probs[i])
+        bilingual = Recognizer(Path(args.model), language="en,de")
+        both = [bilingual.decode(lp) for lp in log_probs]
+        results["other_languages"] = {
+            "sie (German) with --language de": ctc.word_accuracy([in_german[i] for i in german],
+                                                                 [labels[i] for i in german]),
+            "all, sie with --language de and the rest in English": ctc.word_accuracy(in_german, labels),
+            "all with --language en,de": ctc.word_accuracy(both, labels),
+            "English sources with --language en,de": ctc.word_accuracy([both[i] for i in english],
+                                                                       [labels[i] for i in english]),
+            "sie (German) with --language en,de": ctc.word_accuracy([both[i] for i in german],
+                                                                    [labels[i] for i in german])}
+        for name, acc in results["other_languages"].items():
+            print(f"word accuracy, {name}: {100 * acc:.2f}%")
     sample = list(inks[:args.speed_words])
     from unroll.handwriting.lexicon import decode_word
     decoders = {"best path": lambda lp: ctc.best_path(lp),

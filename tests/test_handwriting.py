@@ -66,6 +66,8 @@ def test_cli_reads_stdin_and_rejects_conflicting_options(capsys):
     assert main(["recognize", str(FILES[1]), "--no-lexicon", "--lexicon", "x.txt"]) == 2
     assert "unroll: error: lexicon:" in capsys.readouterr().err
     assert main(["recognize", str(FIXTURES / "README.md")]) == 2
+    assert main(["recognize", str(FILES[1]), "--language", "xx"]) == 2
+    assert "unroll: error: language: wordfreq has no word list for 'xx'" in capsys.readouterr().err
 
 
 def test_explain_figure_is_drawn_with_its_numbers(tmp_path, recognizer):

@@ -14,7 +14,8 @@ from unroll import ctc
 from unroll.data.ink.hershey import synthesize
 from unroll.handwriting.alphabet import Alphabet
 from unroll.handwriting.evaluate import LM_LENGTH_BONUSES, LM_WEIGHTS, PRIOR_WEIGHTS
-from unroll.handwriting.lexicon import Lexicon, choose_word, decode_word, word_candidates
+from unroll.handwriting.lexicon import (Lexicon, choose_word, decode_word, language_lexicon, word_candidates,
+                                        wordfreq_frequencies)
 from unroll.handwriting.recognize import Recognizer
 from unroll.train.checkpoint import load_checkpoint
 from unroll.train.handwriting import HandwritingConfig, train_handwriting
@@ -94,6 +95,26 @@ def test_lexicon_file_reading(tmp_path):
         Lexicon.read(path)
     with pytest.raises(ValueError, match="does not exist"):
         Lexicon.read(tmp_path / "missing.txt")
+
+
+def test_a_language_brings_its_own_words_and_priors():
+    german = wordfreq_frequencies("de", size=5000)
+    assert {"und", "mittwoch", "das"} <= set(german) and all(Alphabet().covers(w) for w in german)
+    assert german["und"] > german["mittwoch"] > 0
+    with pytest.raises(ValueError, match="language: wordfreq has no word list for 'xx'"):
+        wordfreq_frequencies("xx")
+    with pytest.raises(ValueError, match="language: the alphabet spells only"):
+        wordfreq_frequencies("ru", size=5000)
+    both, english_alone = language_lexicon("en,de"), language_lexicon("en")
+    for word in ("the", "und", "mittwoch"):
+        p = [math.exp(lex.log_prior.get(word, -math.inf)) for lex in (english_alone, language_lexicon("de"))]
+        assert math.exp(both.log_prior[word]) == pytest.approx(sum(p) / 2)
+    english, deutsch = Recognizer(), Recognizer(language="de")
+    assert "mittwoch" in deutsch.lexicon and len(deutsch.lexicon) > 40000
+    # ink that is "das" with its last letter nearly a "y": the English prior reads an English word ("days"),
+    # the German one "das"
+    lp = torch.from_numpy(_spelling("das", english.alphabet, confusions={2: "y"})).float()
+    assert english.decode(lp) in english.lexicon and english.decode(lp) != "das" and deutsch.decode(lp) == "das"
 
 
 def test_training_on_synthetic_ink_learns_and_resumes_exactly(tmp_path):

@@ -8,12 +8,18 @@ def add(commands) -> None:
         "recognize", help="read handwritten words from an ink file (InkML, UNIPEN or JSON)",
         description="Print the words the shipped BLSTM/CTC recogniser reads in FILE, one per line in segment "
                     "order (UNIPEN .SEGMENT WORD entries, InkML trace groups, JSON words); nothing else goes "
-                    "to stdout. Decoding is constrained to an English lexicon with word-frequency priors, "
-                    "falling back to the open-vocabulary reading when no lexicon word fits; that reading is "
-                    "guided by a character 5-gram model of English words.")
+                    "to stdout. Decoding is constrained to a lexicon of the language (English unless --language "
+                    "says otherwise) with word-frequency priors, falling back to the open-vocabulary reading "
+                    "when no lexicon word fits; that reading is guided by a character 5-gram model of the "
+                    "language's words.")
     p.add_argument("file", metavar="FILE", help="ink file, or - for stdin")
     p.add_argument("--lexicon", metavar="FILE", help="word list (one 'word [frequency]' per line, .gz allowed) "
-                                                     "instead of the shipped English lexicon")
+                                                     "instead of the language's lexicon")
+    p.add_argument("--language", metavar="CODES", default="en",
+                   help="language of the words, a wordfreq code (de, fr, nl, ...) or several joined by commas "
+                        "(en,de: the languages share the prior equally): its 50,000 most frequent words become "
+                        "the lexicon and train the character model (default: en, shipped; others are built from "
+                        "wordfreq at start-up, about 2 s each)")
     p.add_argument("--no-lexicon", action="store_true", help="open-vocabulary decoding (prefix beam search)")
     p.add_argument("--no-language-model", action="store_true",
                    help="open-vocabulary reading from the ink alone (no character language model)")
@@ -49,7 +55,7 @@ def _run(args) -> int:
     doc = read_document(args.file, args.include_dir)
     lexicon = None if args.no_lexicon else (args.lexicon or "default")
     recognizer = Recognizer(Path(args.model) if args.model else MODEL_DIR, lexicon=lexicon,
-                            language_model=not args.no_language_model)
+                            language_model=not args.no_language_model, language=args.language)
     words = recognizer.read_words(doc.words)
     for w in words:
         print(w)

@@ -14,6 +14,7 @@ from .alphabet import Alphabet
 
 DEFAULT_LEXICON = Path(__file__).parent / "trained" / "lexicon-en.tsv.gz"
 _END = "$"
+MIN_SHARE = 0.25                # the alphabet spells fewer of a language's words: not its script
 
 
 # How a word may be cased: lowercase, Capitalised or UPPERCASE. State after a prefix -> next state by the case
@@ -83,19 +84,47 @@ class Lexicon:
         return node
 
 
-def build_english_lexicon(path, size: int = 50000, alphabet: Alphabet | None = None) -> int:
-    """Write the ``size`` most frequent English words of wordfreq that the alphabet spells, with their
-    frequencies per billion words, to ``path`` (.tsv.gz). Returns the number of words written."""
+def wordfreq_frequencies(language: str, size: int = 50000, alphabet: Alphabet | None = None) -> dict:
+    """The ``size`` most frequent words of ``language`` in wordfreq that the alphabet spells -> frequency per
+    billion words."""
     import wordfreq
 
     alphabet = alphabet or Alphabet()
-    lines = []
-    for word in wordfreq.top_n_list("en", size):
-        if alphabet.covers(word):
-            lines.append(f"{word}\t{wordfreq.word_frequency(word, 'en') * 1e9:.6g}\n")
+    if language not in wordfreq.available_languages():
+        raise ValueError(f"language: wordfreq has no word list for {language!r} "
+                         f"(it has {', '.join(sorted(wordfreq.available_languages()))})")
+    words = {w: wordfreq.word_frequency(w, language) * 1e9 for w in wordfreq.top_n_list(language, size)
+             if alphabet.covers(w)}
+    if len(words) < MIN_SHARE * size:
+        raise ValueError(f"language: the alphabet spells only {len(words)} of wordfreq's {size} most frequent "
+                         f"{language!r} words (at least {MIN_SHARE:.0%} needed)")
+    return words
+
+
+def build_lexicon(path, language: str = "en", size: int = 50000, alphabet: Alphabet | None = None) -> int:
+    """Write ``wordfreq_frequencies(language, size, alphabet)`` to ``path`` (.tsv.gz), as the shipped English
+    lexicon was built. Returns the number of words written."""
     from ..atomic import atomic_write
+
+    lines = [f"{w}\t{f:.6g}\n" for w, f in wordfreq_frequencies(language, size, alphabet).items()]
     atomic_write(path, gzip.compress("".join(lines).encode(), mtime=0))
     return len(lines)
+
+
+def language_lexicon(languages: str, alphabet: Alphabet | None = None) -> Lexicon:
+    """The lexicon for ``languages``, wordfreq codes joined by commas ("de", "en,de"): the shipped file for
+    English, wordfreq's 50,000 most frequent words (those the alphabet spells) for any other language it has.
+    Several languages share the prior equally: a word's frequency per billion is the mean of its relative
+    frequencies in each lexicon, times 1e9."""
+    lexicons = [Lexicon.read(DEFAULT_LEXICON) if code == "en" else
+                Lexicon(wordfreq_frequencies(code, alphabet=alphabet)) for code in languages.split(",")]
+    if len(lexicons) == 1:
+        return lexicons[0]
+    mixed = {}
+    for lexicon in lexicons:
+        for word, log_prior in lexicon.log_prior.items():
+            mixed[word] = mixed.get(word, 0.0) + math.exp(log_prior) * 1e9 / len(lexicons)
+    return Lexicon(mixed)
 
 
 def word_candidates(log_probs, alphabet: Alphabet, lexicon: Lexicon | None, beam: int = 24, scorer=None):
