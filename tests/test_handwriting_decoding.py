@@ -162,6 +162,8 @@ def test_export_tunes_the_decoders_and_writes_a_model_the_recognizer_reads(tmp_p
     assert decoding["lm_weight"] in LM_WEIGHTS and decoding["lm_length_bonus"] in LM_LENGTH_BONUSES
     assert decoding["prior_weight"] in PRIOR_WEIGHTS and 0 <= decoding["word_accuracy"] <= 1
     assert recognizer.meta["training"]["config"]["steps"] == 40
+    assert recognizer.meta["training"]["hardware"]["device"] == "cpu"
+    assert recognizer.meta["training"]["hardware"]["processes"] == 1
     assert recognizer.lm_weight == decoding["lm_weight"]
     assert len(recognizer.read_words([synthesize("cat", seed=7)])) == 1
     # --init starts from the exported weights (lr 0: one step leaves them as they were)

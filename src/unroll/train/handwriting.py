@@ -2,6 +2,7 @@
 (resume bit for bit on one CPU thread), progress display, gradient clipping and data parallelism (under
 torchrun each rank reads its share of every batch); its own loop because words have variable length."""
 import math
+import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -176,11 +177,19 @@ def _train(config: HandwritingConfig, out: Path, export, quiet, log, corpus, clu
     progress.close()
     if export is not None and main:
         training = {"config": asdict(config), "history": history, "seconds": history[-1]["seconds"],
-                    "train_words": len(train), "train_writers": len(set(train.writers))}
+                    "train_words": len(train), "train_writers": len(set(train.writers)),
+                    "hardware": hardware(cluster)}
         if started_from is not None:
             training["started_from"] = started_from
         export_recognizer(model, alphabet, config.spacing, val, export, training, log)
     return record
+
+
+def hardware(cluster) -> dict:
+    """Where a run (its last stretch, if resumed) trained: device, its name, processes, torch version."""
+    device = cluster.device
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
+    return {"device": device.type, "name": name, "processes": cluster.world, "torch": torch.__version__}
 
 
 def export_recognizer(model: InkRecognizer, alphabet: Alphabet, spacing: float, val, folder, training: dict,
