@@ -8,8 +8,9 @@ from unroll.data.ink import (Ink, InkFormatError, parse_inkml, parse_json_ink, r
                              write_inkml, write_json_ink)
 from unroll.data.ink.inkml import inkml_text
 from unroll.data.ink.unipen import parse_unipen
+from unroll.handwriting.shipped import SAMPLE_INK
 
-FIXTURES = Path(__file__).parent / "fixtures" / "ink"
+FIXTURES = SAMPLE_INK
 UNIPEN = FIXTURES / "unipen" / "data" / "isk-words.dat"
 
 

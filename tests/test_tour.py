@@ -26,4 +26,5 @@ def test_unknown_section_is_a_clear_error(tmp_path):
 
 
 def test_sections_are_in_the_seeds_order():
-    assert SECTIONS == ("timer", "unrolling", "cliff", "vanishing", "memory", "remedies", "echo_state", "hessian_free", "longlag")
+    assert SECTIONS == ("timer", "unrolling", "cliff", "vanishing", "memory", "remedies", "echo_state", "hessian_free", "longlag",
+                        "handwriting")

@@ -15,7 +15,8 @@ from .. import __version__
 from ..report.html import write_report, write_results
 from ..train.progress import RunProgress
 
-SECTIONS = ("timer", "unrolling", "cliff", "vanishing", "memory", "remedies", "echo_state", "hessian_free", "longlag")
+SECTIONS = ("timer", "unrolling", "cliff", "vanishing", "memory", "remedies", "echo_state", "hessian_free", "longlag",
+            "handwriting")
 
 
 def run_tour(out: Path, *, quick: bool = False, only=None, seed: int = 0, time_scale: int | None = None,
