@@ -119,8 +119,9 @@ def test_a_language_brings_its_own_words_and_priors():
 
 def test_training_on_synthetic_ink_learns_and_resumes_exactly(tmp_path):
     corpus = synthetic_ink_corpus()
-    config = HandwritingConfig(hidden_size=16, num_layers=1, steps=60, lr=1e-2, warmup=5, steps_per_batch=400,
-                               eval_every=30, checkpoint_every=30, augment=True)   # its draws resume too
+    config = HandwritingConfig(hidden_size=16, num_layers=2, dropout=0.2, steps=60, lr=1e-2, warmup=5,
+                               steps_per_batch=400, eval_every=30, checkpoint_every=30,
+                               augment=True)   # its draws and the dropout masks resume too
     quiet = dict(quiet=True, log=lambda s: None, corpus=corpus)
     final = train_handwriting(config, tmp_path / "a", **quiet)
     history = load_checkpoint(tmp_path / "a")[1]["history"]

@@ -17,6 +17,7 @@ from unroll.gradients import NonFiniteGradientError
 from unroll.optim import rnn_momentum, scheduled_momentum, sutskever_momentum
 from unroll.train import FitConfig, build_model, fit
 from unroll.train.checkpoint import latest_checkpoint
+from unroll.train.seeding import rank_draws
 
 from helpers import torchrun
 
@@ -71,6 +72,23 @@ def test_two_processes_match_one_on_the_global_batch(tmp_path):
     for name in one:
         torch.testing.assert_close(two[name], one[name], atol=1e-5, rtol=1e-5)
     assert not torch.equal(one["layer.cells.0.weight_hh"], build_model("lstm", 2, 1, 8).state_dict()["layer.cells.0.weight_hh"])
+
+
+def test_each_rank_draws_its_own_dropout_masks_and_a_rerun_draws_them_again():
+    cpu, ones = torch.device("cpu"), torch.ones(1000)
+    torch.manual_seed(5)
+    before = torch.get_rng_state()
+    masks = {}
+    for rank in (0, 1):
+        with rank_draws(0, 7, rank, cpu):
+            masks[rank] = nn.functional.dropout(ones, 0.5, training=True)
+    with rank_draws(0, 7, 1, cpu):
+        again = nn.functional.dropout(ones, 0.5, training=True)
+    with rank_draws(0, 8, 1, cpu):
+        next_step = nn.functional.dropout(ones, 0.5, training=True)
+    assert not torch.equal(masks[0], masks[1]) and torch.equal(again, masks[1])
+    assert not torch.equal(next_step, masks[1])
+    assert torch.equal(torch.get_rng_state(), before)      # the draws all ranks share stay in step
 
 
 def test_momentum_schedule_of_sutskever_et_al():

@@ -46,7 +46,8 @@ def run(out: Path, quick: bool = False, *, seed: int = 0, progress=None) -> Sect
     peak = int(np.argmax(data["sensitivity"]))
     numbers = {"words": len(words), "word_accuracy": ctc.word_accuracy(read, labels),
                "cer_ink_alone": ctc.character_error_rate(ink_alone, labels),
-               "readings": [[w, h] for w, h in zip(labels, read)], "explained_word": labels[0], "open_reading": data["text"],
+               "readings": [[w, h] for w, h in zip(labels, read)], "explained_word": labels[0],
+               "open_reading": data["text"],
                "most_active": {"letter": letter, "step": spike}, "sensitivity_peak_step": peak}
     holds = (numbers["word_accuracy"] >= WORD_ACCURACY_FLOOR and numbers["cer_ink_alone"] <= CER_CEILING
              and abs(peak - spike) <= SENSITIVITY_REACH)

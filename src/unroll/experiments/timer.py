@@ -15,7 +15,7 @@ from ..data.timer import Timer
 from ..layers import FullyRecurrent
 from ..report.figures import MODEL, TRUTH, new_figure, save
 from ..train import FitConfig, build_model, fit
-from ..train.fit import batch_generator
+from ..train.seeding import batch_generator
 from .section import Section
 
 FULL_TIME_SCALE, QUICK_TIME_SCALE = 100, 20

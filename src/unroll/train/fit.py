@@ -5,7 +5,6 @@ resumed run sees exactly the batches it would have seen. Checkpoints hold the mo
 schedule, RNG and metrics; resuming continues bit for bit (CPU, one thread). Under torchrun each
 rank trains on its block of every global batch with DistributedDataParallel; only rank 0 writes.
 """
-import hashlib
 import math
 import statistics
 import time
@@ -26,6 +25,7 @@ from .config import FitConfig
 from .hessian_free_step import hessian_free_update, make_hessian_free
 from .metrics import MetricsLog
 from .progress import RunProgress
+from .seeding import batch_generator, rank_draws
 
 
 @dataclass
@@ -59,12 +59,6 @@ def make_lr_schedule(optimizer, config: FitConfig):
     if config.lr_schedule == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, config.lr_decay_every, config.lr_decay)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-
-
-def batch_generator(seed: int, step) -> torch.Generator:
-    """The generator of batch ``step`` (or of the evaluation set, step="eval") of a run seeded ``seed``."""
-    digest = hashlib.blake2b(f"{seed}:{step}".encode(), digest_size=8).digest()
-    return torch.Generator().manual_seed(int.from_bytes(digest, "little") >> 1)
 
 
 RUN_FIELDS = ("step", "train_loss", "eval_loss", "grad_norm", "seq_per_s", "wall_s", "lr")
@@ -128,7 +122,8 @@ def _fit(model, task, config, out_dir, resume, quiet, eval_task, cluster) -> Fit
                 loss, grad_norm = hessian_free_update(model, task, x, y, optimizer, curvature)
             else:
                 try:
-                    loss, grad_norm = _train_on(trainer, task, x, y, optimizer, config)
+                    with rank_draws(config.seed, step, cluster.rank, cluster.device):
+                        loss, grad_norm = _train_on(trainer, task, x, y, optimizer, config)
                 except NonFiniteGradientError as error:
                     raise NonFiniteGradientError(f"update {step + 1}: {error}") from None
             scheduler.step()
@@ -166,7 +161,7 @@ def _start(model, optimizer, scheduler, config, out, resume, cluster) -> dict:
     if not resume:
         if existing:
             raise ValueError(f"out_dir: {out} already holds checkpoints; resume, or choose another directory")
-        torch.manual_seed(config.seed)   # dropout and any other draws inside the model
+        torch.manual_seed(config.seed)   # draws outside the training steps (those inside: rank_draws)
         return fresh
     if out is None:
         raise ValueError("resume: needs out_dir, the directory of the run to continue")

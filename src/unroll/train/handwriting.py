@@ -26,6 +26,7 @@ from ..handwriting.shipped import load_model, save_model
 from . import distributed, state
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .progress import RunProgress
+from .seeding import rank_draws
 
 
 @dataclass
@@ -148,8 +149,9 @@ def _train(config: HandwritingConfig, out: Path, export, quiet, log, corpus, clu
         if config.augment:   # drawn for the whole batch from torch's checkpointed generator: resumes repeat them
             x = distort(x, distortions(len(index))[cluster.rank::cluster.world])
         model.train()
-        loss = ctc_batch_loss(trainer, x.to(cluster.device), xl, y.to(cluster.device), yl, len(index),
-                              cluster.world)
+        with rank_draws(config.seed, step, cluster.rank, cluster.device):     # each rank its own dropout masks
+            loss = ctc_batch_loss(trainer, x.to(cluster.device), xl, y.to(cluster.device), yl, len(index),
+                                  cluster.world)
         optimizer.zero_grad()
         loss.backward()
         clip_grad_norm(model.parameters(), config.clip)
