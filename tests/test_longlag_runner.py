@@ -160,3 +160,12 @@ def test_a_cells_options_override_the_methods_fit_options():
     trained = run_cell(cell)["final"]["eval_loss"]
     slow = run_cell({**cell, "options": {"lr": 1e-9}})["final"]["eval_loss"]
     assert slow == run_cell({**cell, "options": {"lr": 1e-9}})["final"]["eval_loss"] != trained
+
+
+def test_a_diverged_cell_records_where_and_why():
+    from unroll.experiments.longlag.runner import run_cell
+    cell = {"task": "temporal-order-2bit-1997", "length": 12, "method": "tanh-sgd", "seed": 0, "budget": 20,
+            "eval_every": 20, "eval_size": 50, "keep_training": True, "options": {"lr": 1e30}}
+    record = run_cell(cell)
+    assert record["diverged"] and not record["solved"] and record["final"] == {}
+    assert record["divergence"].startswith("update 2: non-finite gradient in layer.cells.0.weight_ih")

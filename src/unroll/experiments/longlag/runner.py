@@ -82,13 +82,14 @@ def run_cell(cell: dict) -> dict:
     train_task = task
     if method.train_lengths:
         train_task = length_mixture(cell["task"], cell["length"], method.train_lengths)
+    divergence = None
     try:
         result = fit(model, train_task, config, quiet=True, eval_task=task)
-    except NonFiniteGradientError:
-        result = None
+    except NonFiniteGradientError as error:
+        result, divergence = None, str(error)
     last = result.history[-1] if result and result.history else {}
     solved_at = next((r["step"] for r in result.history if task.solved(r)), None) if result else None
-    return {**cell, "solved": solved_at is not None, "diverged": result is None,
+    return {**cell, "solved": solved_at is not None, "diverged": result is None, "divergence": divergence,
             "updates": result.steps if result else None,
             "updates_to_success": solved_at,
             "sequences_to_success": None if solved_at is None else solved_at * config.batch_size,
@@ -173,7 +174,7 @@ def _line(record: dict, count: int, total: int) -> str:
     if record["solved"]:
         outcome = f"solved after {record['updates_to_success']} updates"
     elif record["diverged"]:
-        outcome = "diverged"
+        outcome = f"diverged ({record.get('divergence') or 'non-finite gradient'})"   # older stores lack it
     else:
         outcome = f"not solved in {record['updates']} updates"
     return (f"[{count}/{total}] {record['task']} T={record['length']} {record['method']} seed {record['seed']}: "
