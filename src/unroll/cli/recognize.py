@@ -2,6 +2,8 @@
 import sys
 from pathlib import Path
 
+from .options import positive_int
+
 
 def add(commands) -> None:
     p = commands.add_parser(
@@ -21,6 +23,9 @@ def add(commands) -> None:
                         "the lexicon and train the character model (default: en, shipped; others are built from "
                         "wordfreq at start-up, about 2 s each)")
     p.add_argument("--no-lexicon", action="store_true", help="open-vocabulary decoding (prefix beam search)")
+    p.add_argument("--beam", type=positive_int, default=24, metavar="N",
+                   help="prefixes each beam search keeps (default: %(default)s; 96 reads a few more words, at a "
+                        "third of the speed: docs/handwriting.md)")
     p.add_argument("--no-language-model", action="store_true",
                    help="open-vocabulary reading from the ink alone (no character language model)")
     p.add_argument("--score", action="store_true",
@@ -55,7 +60,7 @@ def _run(args) -> int:
     doc = read_document(args.file, args.include_dir)
     lexicon = None if args.no_lexicon else (args.lexicon or "default")
     recognizer = Recognizer(Path(args.model) if args.model else MODEL_DIR, lexicon=lexicon,
-                            language_model=not args.no_language_model, language=args.language)
+                            beam=args.beam, language_model=not args.no_language_model, language=args.language)
     words = recognizer.read_words(doc.words)
     for w in words:
         print(w)
