@@ -14,8 +14,8 @@ from unroll import ctc
 from unroll.data.ink.hershey import synthesize
 from unroll.handwriting.alphabet import Alphabet
 from unroll.handwriting.evaluate import LM_LENGTH_BONUSES, LM_WEIGHTS, PRIOR_WEIGHTS
-from unroll.handwriting.lexicon import (Lexicon, choose_word, decode_word, language_lexicon, word_candidates,
-                                        wordfreq_frequencies)
+from unroll.handwriting.lexicon import (Lexicon, build_lexicon, choose_word, decode_word, language_lexicon,
+                                        word_candidates, wordfreq_frequencies)
 from unroll.handwriting.recognize import Recognizer
 from unroll.train.checkpoint import load_checkpoint
 from unroll.train.handwriting import HandwritingConfig, train_handwriting
@@ -97,7 +97,7 @@ def test_lexicon_file_reading(tmp_path):
         Lexicon.read(tmp_path / "missing.txt")
 
 
-def test_a_language_brings_its_own_words_and_priors():
+def test_a_language_brings_its_own_words_and_priors(tmp_path):
     german = wordfreq_frequencies("de", size=5000)
     assert {"und", "mittwoch", "das"} <= set(german) and all(Alphabet().covers(w) for w in german)
     assert german["und"] > german["mittwoch"] > 0
@@ -105,6 +105,9 @@ def test_a_language_brings_its_own_words_and_priors():
         wordfreq_frequencies("xx")
     with pytest.raises(ValueError, match="language: the alphabet spells only"):
         wordfreq_frequencies("ru", size=5000)
+    build_lexicon(tmp_path / "de.tsv.gz", "de", size=5000)           # as the shipped English file was built
+    written = Lexicon.read(tmp_path / "de.tsv.gz").frequencies
+    assert written.keys() == german.keys() and all(written[w] == pytest.approx(german[w], rel=1e-5) for w in german)
     both, english_alone = language_lexicon("en,de"), language_lexicon("en")
     for word in ("the", "und", "mittwoch"):
         p = [math.exp(lex.log_prior.get(word, -math.inf)) for lex in (english_alone, language_lexicon("de"))]

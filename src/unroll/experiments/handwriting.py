@@ -34,13 +34,14 @@ def run(out: Path, quick: bool = False, *, seed: int = 0, progress=None) -> Sect
     report = progress or (lambda fraction: None)
     words = [w for f in SAMPLE_FILES for w in read_ink(f).words]
     labels = [w.label for w in words]
-    read = Recognizer().read_words(words)
+    reader = Recognizer()
+    read = reader.read_words(words)
     report(0.4)
     ink_alone = Recognizer(lexicon=None, language_model=False).read_words(words)
     report(0.7)
     draw_ink(words, out / "handwriting-words.png", columns=5,
              titles=[f"{w.label} -> {h}" for w, h in zip(words, read)])
-    data = explain_figure(Recognizer(), words[0], out / "handwriting-explain.png")
+    data = explain_figure(reader, words[0], out / "handwriting-explain.png")
     report(1.0)
     spike, letter = data["most_active"]
     peak = int(np.argmax(data["sensitivity"]))
