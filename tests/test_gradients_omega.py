@@ -71,6 +71,17 @@ def test_omega_rises_as_the_recurrent_weights_shrink():
     assert values[1] == pytest.approx(5 * 0.5 ** 2)       # five steps, each (0.5 - 1)^2
 
 
+def test_omega_stays_finite_when_the_errors_explode_past_float32():
+    # W = 20 I: each step multiplies the error by 20, so over 40 steps dE/dh reaches 20^39 ~ 5e50, past float32
+    hidden, d_hidden = torch.zeros(40, 2, 4), torch.zeros(40, 2, 4)
+    d_hidden[-1] = 1.0
+    weight = (20 * torch.eye(4)).requires_grad_(True)
+    omega = vanishing_gradient_regulariser(hidden, d_hidden, weight, "tanh")
+    assert omega.item() == pytest.approx(39 * 19 ** 2)     # 39 steps, each (20 - 1)^2
+    omega.backward()
+    assert torch.isfinite(weight.grad).all() and weight.grad.abs().sum() > 0
+
+
 def test_omega_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match=r"hidden, d_hidden, recurrent_weight: expected"):
         vanishing_gradient_regulariser(torch.zeros(5, 2, 3), torch.zeros(5, 2, 3), torch.zeros(4, 4), "tanh")

@@ -136,7 +136,9 @@ def vanishing_gradient_regulariser(hidden: torch.Tensor, d_hidden: torch.Tensor,
     gradient autograd gives for the layer's output sequence); the total dE/dh_t through later steps is
     backpropagated here. recurrent_weight: (H, H) W_hh; activation: f's name, or one name per unit.
     As in the paper, dE/dh and f' are held constant: the result is differentiable through W_hh only.
-    Steps where dE/dh_{t+1} is exactly 0 (nothing to propagate yet) add nothing.
+    Steps where dE/dh_{t+1} is exactly 0 (nothing to propagate yet) add nothing. dE/dh is propagated in
+    float64 and each step's ratio taken on its direction, so errors that explode past float32's range (where
+    Omega matters most) still give a finite Omega.
     """
     if hidden.dim() != 3 or d_hidden.shape != hidden.shape or recurrent_weight.shape != (hidden.shape[-1],) * 2:
         raise ValueError(f"hidden, d_hidden, recurrent_weight: expected (T, B, H), (T, B, H), (H, H), got "
@@ -145,15 +147,16 @@ def vanishing_gradient_regulariser(hidden: torch.Tensor, d_hidden: torch.Tensor,
         return recurrent_weight.sum() * 0.0
     names = (activation,) * hidden.shape[-1] if isinstance(activation, str) else tuple(activation)
     with torch.no_grad():
-        slope = activations.derivative_per_unit(hidden, names)          # f'(a_t), through h_t
-        weight = recurrent_weight.detach()
-        total = list(d_hidden.unbind(0))                                 # dE/dh_t, all paths
+        slope = activations.derivative_per_unit(hidden, names).double()     # f'(a_t), through h_t
+        weight = recurrent_weight.detach().double()
+        total = list(d_hidden.double().unbind(0))                            # dE/dh_t, all paths
         for t in range(len(total) - 1, 0, -1):
             total[t - 1] = total[t - 1] + (slope[t] * total[t]) @ weight
-        total = torch.stack(total[1:])                                   # dE/dh_{t+1}, t = 1..T-1
-        d_pre = slope[1:] * total                                        # dE/da_{t+1}
-        norm = torch.linalg.vector_norm(total, dim=-1)
-    ratio = torch.linalg.vector_norm(d_pre @ recurrent_weight, dim=-1) / norm.clamp_min(torch.finfo(norm.dtype).tiny)
+        total = torch.stack(total[1:])                                       # dE/dh_{t+1}, t = 1..T-1
+        norm = torch.linalg.vector_norm(total, dim=-1, keepdim=True)
+        direction = slope[1:] * total / norm.clamp_min(torch.finfo(norm.dtype).tiny)   # dE/da_{t+1} / ||dE/dh_{t+1}||
+        direction, norm = direction.to(recurrent_weight.dtype), norm[..., 0]
+    ratio = torch.linalg.vector_norm(direction @ recurrent_weight, dim=-1)
     terms = torch.where(norm > 0, (ratio - 1) ** 2, 0.0)
     if reduction == "sum":
         return terms.sum(0).mean()
