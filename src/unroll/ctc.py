@@ -156,26 +156,32 @@ def prefix_beam_search(log_probs, beam: int = 16, blank: int = 0, allowed=None, 
     bonus = score or (lambda prefix, complete=False: 0.0)
     beams = {(): (0.0, -math.inf)}          # prefix -> (log P ending in blank, log P ending in a label)
     for t in range(len(lp)):
-        row = lp[t]
-        candidates = [k for k in np.flatnonzero(row > prune).tolist() if k != blank]
-        nxt = {}
-
-        def add(prefix, pb, pnb):
-            ob, onb = nxt.get(prefix, (-math.inf, -math.inf))
-            nxt[prefix] = (_logsumexp(ob, pb), _logsumexp(onb, pnb))
-
+        row = lp[t].tolist()                 # Python floats: the scalar arithmetic below is several times faster
+        candidates = [k for k in np.flatnonzero(lp[t] > prune).tolist() if k != blank]
+        nxt = {}                             # prefix -> [log P ending in blank, log P ending in a label]
         for prefix, (pb, pnb) in beams.items():
             total = _logsumexp(pb, pnb)
-            add(prefix, total + row[blank], -math.inf)
+            value = total + row[blank]
+            entry = nxt.get(prefix)
+            if entry is None:
+                entry = nxt[prefix] = [value, -math.inf]
+            else:
+                entry[0] = _logsumexp(entry[0], value)
             if prefix:
-                add(prefix, -math.inf, pnb + row[prefix[-1]])
+                last = prefix[-1]
+                entry[1] = _logsumexp(entry[1], pnb + row[last])
+            else:
+                last = None
             for k in candidates:
                 if allowed is not None and not allowed(prefix, k):
                     continue
-                if prefix and k == prefix[-1]:
-                    add(prefix + (k,), -math.inf, pb + row[k])
+                value = (pb if k == last else total) + row[k]
+                longer = prefix + (k,)
+                entry = nxt.get(longer)
+                if entry is None:
+                    nxt[longer] = [-math.inf, value]
                 else:
-                    add(prefix + (k,), -math.inf, total + row[k])
+                    entry[1] = _logsumexp(entry[1], value)
         beams = dict(sorted(nxt.items(), key=lambda item: -(_logsumexp(*item[1]) + bonus(item[0])))[:beam])
     ranked = sorted(((list(p), _logsumexp(*s), bonus(p, True)) for p, s in beams.items()), key=lambda r: -r[1] - r[2])
     return ranked[0][0] if top == 1 else [(labels, log_p) for labels, log_p, _ in ranked[:top]]
