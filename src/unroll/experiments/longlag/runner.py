@@ -174,7 +174,7 @@ def _line(record: dict, count: int, total: int) -> str:
     if record["solved"]:
         outcome = f"solved after {record['updates_to_success']} updates"
     elif record["diverged"]:
-        outcome = f"diverged ({record.get('divergence') or 'non-finite gradient'})"   # older stores lack it
+        outcome = f"diverged ({record['divergence']})"
     else:
         outcome = f"not solved in {record['updates']} updates"
     return (f"[{count}/{total}] {record['task']} T={record['length']} {record['method']} seed {record['seed']}: "
