@@ -18,7 +18,6 @@ from unroll.handwriting.recognize import Recognizer
 from unroll.handwriting.shipped import MODEL_DIR, SAMPLE_FILES, SAMPLE_INK
 
 
-
 @pytest.fixture(scope="module")
 def recognizer():
     return Recognizer()

@@ -8,10 +8,9 @@ from unroll.data.ink import (Ink, InkFormatError, parse_inkml, parse_json_ink, r
                              write_inkml, write_json_ink)
 from unroll.data.ink.inkml import inkml_text
 from unroll.data.ink.unipen import parse_unipen
-from unroll.handwriting.shipped import SAMPLE_INK
+from unroll.handwriting.shipped import SAMPLE_FILES, SAMPLE_INK
 
-FIXTURES = SAMPLE_INK
-UNIPEN = FIXTURES / "unipen" / "data" / "isk-words.dat"
+UNIPEN = SAMPLE_FILES[0]
 
 
 def test_unipen_fixture_resolves_include_by_walking_up_and_reads_segments():
@@ -21,7 +20,7 @@ def test_unipen_fixture_resolves_include_by_walking_up_and_reads_segments():
     assert doc.meta["WRITER_ID"] == "isk" and doc.meta["POINTS_PER_SECOND"] == "200"
     # the pen-up component (3 points in the air) is numbered but carries no ink
     assert doc.ink.num_points == sum(w.num_points for w in doc.words)
-    assert read_unipen(UNIPEN, include_dir=FIXTURES / "unipen" / "include").words[2].label == "would"
+    assert read_unipen(UNIPEN, include_dir=SAMPLE_INK / "unipen" / "include").words[2].label == "would"
 
 
 def test_unipen_component_numbering_point_ranges_and_y_scale():
@@ -83,7 +82,7 @@ def test_unipen_include_without_include_folder(tmp_path):
 
 
 def test_inkml_fixture_and_round_trip(tmp_path):
-    doc = read_ink(FIXTURES / "ber-words.inkml")
+    doc = read_ink(SAMPLE_INK / "ber-words.inkml")
     assert [w.label for w in doc.words] == ["were", "when", "MORE", "ABOUT", "Into"]
     write_inkml(doc.words, tmp_path / "again.inkml")
     again = read_ink(tmp_path / "again.inkml")
@@ -119,7 +118,7 @@ def test_inkml_errors(text, message):
 
 
 def test_json_fixture_round_trip_and_errors(tmp_path):
-    doc = read_ink(FIXTURES / "xueyan-words.json")
+    doc = read_ink(SAMPLE_INK / "xueyan-words.json")
     assert [w.label for w in doc.words] == ["anorak", "bald", "belly", "catch"]
     write_json_ink(doc.words, tmp_path / "w.json")
     assert [w.num_points for w in read_ink(tmp_path / "w.json").words] == [w.num_points for w in doc.words]
