@@ -1,5 +1,4 @@
 """Ink readers and writers: UNIPEN (.INCLUDE, .SEGMENT, pen-up components), InkML, JSON; errors name file and line."""
-from pathlib import Path
 
 import numpy as np
 import pytest
