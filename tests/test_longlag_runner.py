@@ -47,34 +47,79 @@ def test_quick_end_to_end(tmp_path, capsys):
     assert len(_lines(out / "store.jsonl")) == 4
 
 
-def test_resume_after_kill_runs_no_cell_twice(tmp_path):
-    out = tmp_path / "grid"
-    args = ["bench", "longlag", "--tasks", "recall", "--lengths", "8,10,12,14,16,18", "--methods", "tanh-sgd",
-            "--seeds", "2", "--budget", "100", "--eval-every", "50", "--eval-size", "64", "--out", str(out)]
-    total = 12
+GRID_ARGS = ["bench", "longlag", "--tasks", "recall", "--lengths", "8,10,12,14,16,18", "--methods", "tanh-sgd",
+             "--seeds", "2", "--budget", "100", "--eval-every", "50", "--eval-size", "64"]   # 12 cells
+
+
+def _grid_running_until_a_cell_is_stored(out: Path) -> subprocess.Popen:
+    """The GRID_ARGS grid started with 2 workers in its own session, once its first cell is in the store."""
     store = out / "store.jsonl"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    proc = subprocess.Popen([sys.executable, "-m", "unroll.cli", *args, "--workers", "2", "--quiet"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 30
-        while not (store.exists() and store.read_bytes().count(b"\n") >= 1):
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.monotonic() < deadline, "no cell finished within 30 s"
-            time.sleep(0.01)
-        os.killpg(proc.pid, signal.SIGKILL)   # the runner and its workers (its own session)
-    finally:
-        proc.wait()
-        proc.stderr.close()
+    proc = subprocess.Popen([sys.executable, "-m", "unroll.cli", *GRID_ARGS, "--out", str(out), "--workers", "2",
+                             "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    deadline = time.monotonic() + 30
+    while not (store.exists() and store.read_bytes().count(b"\n") >= 1):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            raise AssertionError(f"no cell finished within 30 s: {proc.stderr.read().decode()}")
+        time.sleep(0.01)
+    return proc
+
+
+def test_resume_after_kill_runs_no_cell_twice(tmp_path):
+    out = tmp_path / "grid"
+    store = out / "store.jsonl"
+    total = 12
+    proc = _grid_running_until_a_cell_is_stored(out)
+    os.killpg(proc.pid, signal.SIGKILL)   # the runner and its workers (its own session)
+    proc.wait()
+    proc.stderr.close()
     before = store.read_text().splitlines(keepends=True)
     assert 1 <= len(before) < total, "the run finished before the kill; the test did not test resuming"
-    assert main([*args, "--workers", "1", "--quiet"]) == 0
+    assert main([*GRID_ARGS, "--out", str(out), "--workers", "1", "--quiet"]) == 0
     after = store.read_text().splitlines(keepends=True)
     assert after[:len(before) - 1] == before[:-1]      # finished cells were kept, not rerun
     records = [json.loads(line) for line in after]
     counts = Counter(tuple(r[k] for k in CELL) for r in records)
     assert max(counts.values()) == 1
     assert set(counts) == {("recall", T, "tanh-sgd", s) for T in (8, 10, 12, 14, 16, 18) for s in (0, 1)}
+
+
+def _alive_in_session(sid: int) -> list[int]:
+    """Live (not zombie) processes whose session is ``sid``, from /proc."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            alive.append(int(stat.parent.name))
+    return alive
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_sigterm_to_the_runner_stops_its_workers_and_keeps_the_finished_cells(tmp_path):
+    out = tmp_path / "grid"
+    proc = _grid_running_until_a_cell_is_stored(out)
+    try:
+        proc.send_signal(signal.SIGTERM)     # the runner alone, as `kill PID` does
+        assert proc.wait(timeout=30) == 130
+        assert proc.stderr.read().decode().strip().endswith("unroll: interrupted")
+        deadline = time.monotonic() + 10
+        while _alive_in_session(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = _alive_in_session(proc.pid)
+    finally:
+        if _alive_in_session(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.stderr.close()
+    assert left == []                                  # no orphaned worker trains on
+    finished = _lines(out / "store.jsonl")
+    assert 1 <= len(finished) < 12 and all(r["method"] == "tanh-sgd" for r in finished)
 
 
 def test_store_ignores_and_reports_a_truncated_last_line(tmp_path, capsys):

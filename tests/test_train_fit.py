@@ -201,11 +201,23 @@ def test_tensorboard_scalars_mirror_the_metrics(tmp_path):
     assert [s.value for s in scalars] == pytest.approx([r["eval_loss"] for r in logged])
 
 
-def test_rnn_momentum_of_sutskever_et_al_and_the_choice_of_one_schedule():
+def test_rnn_momentum_of_sutskever_et_al_with_and_without_the_rising_schedule():
     assert [rnn_momentum(t, 0.995, 1000) for t in (0, 999, 1000, 10 ** 6)] == [0.9, 0.9, 0.995, 0.995]
     assert rnn_momentum(0, 0.5, 1000) == 0.5
+    ramp = [rnn_momentum(t, 0.995, 1000, ramp=True) for t in (0, 999, 1000, 12_499, 12_500, 24_999, 25_000)]
+    assert ramp == [0.9, 0.9, 0.9, pytest.approx(0.99), pytest.approx(1 - 1 / 102), pytest.approx(0.995), 0.995]
     assert scheduled_momentum(250, 0.99, True, 0) == 0.75
     assert scheduled_momentum(250, 0.99, False, 1000) == 0.9
+    assert scheduled_momentum(250, 0.99, True, 1000) == 0.9
+    assert scheduled_momentum(5000, 0.995, True, 1000) == sutskever_momentum(5000, 0.995) < 0.98
     assert scheduled_momentum(250, 0.99, False, 0) is None
-    with pytest.raises(ValueError, match="momentum_schedule, momentum_warmup"):
-        FitConfig(optimizer="nesterov", momentum_schedule=True, momentum_warmup=1000)
+
+
+def test_momentum_cooldown_takes_the_last_updates_of_the_budget_back_to_0_9():
+    at = [scheduled_momentum(t, 0.995, True, 1000, cooldown=1000, steps=50_000)
+          for t in (0, 30_000, 48_999, 49_000, 49_999)]
+    assert at == [0.9, 0.995, 0.995, 0.9, 0.9]
+    assert scheduled_momentum(9_500, 0.99, False, 0, cooldown=500, steps=10_000) == 0.9
+    assert scheduled_momentum(9_499, 0.99, False, 0, cooldown=500, steps=10_000) is None
+    with pytest.raises(ValueError, match="momentum_cooldown"):
+        FitConfig(optimizer="nesterov", momentum_cooldown=-1)

@@ -7,7 +7,9 @@ come before or after the command; a ``--config`` file gives any of a command's o
 Every error a user can cause is one line on stderr, ``unroll: error: ...``, and exit status 2.
 """
 import argparse
+import signal
 import sys
+import threading
 
 from .. import __version__
 from ..config_file import ConfigError, load_config
@@ -104,13 +106,20 @@ def _one_line(e: BaseException) -> str:
     return " ".join(text.split())
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
     """Run one command. Errors a user can cause print one line on stderr and return 2 (with --debug
-    they are raised, traceback and all); Ctrl-C prints 'unroll: interrupted' and returns 130."""
+    they are raised, traceback and all); Ctrl-C or SIGTERM prints 'unroll: interrupted' and returns 130
+    after the command has unwound (its worker processes stopped, its files closed)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     p = parser()
     args = p.parse_args(argv)
     debug = getattr(args, "debug", False)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    before = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
     try:
         if getattr(args, "config", None) is not None:
             args = _with_config(p, argv, args)
@@ -129,5 +138,8 @@ def main(argv=None) -> int:
             raise
         print("unroll: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if before is None else before)
 
 

@@ -15,7 +15,9 @@ class FitConfig:
     across ranks when distributed). optimizer: one of OPTIMIZERS ("momentum" and "nesterov" are SGD
     with classical / Nesterov momentum; with ``momentum_schedule`` the momentum follows Sutskever et
     al. 2013, mu_t = min(1 - 2^(-1 - log2(floor(t/250) + 1)), momentum); with ``momentum_warmup`` = N > 0 it is
-    0.9 for the first N updates, then ``momentum``, as that paper's RNNs with N = 1000). lr_schedule: "constant",
+    0.9 for the first N updates, as that paper's RNNs with N = 1000, then ``momentum`` or, with both, the
+    schedule; with ``momentum_cooldown`` = N > 0 the last N of the ``steps`` updates are at 0.9, as that
+    paper's deep autoencoders with N = 1000). lr_schedule: "constant",
     "cosine" (to 0 at the last step) or "step" (x ``lr_decay`` every ``lr_decay_every`` steps).
     clip_norm / clip_value: gradient clipping by total norm (Pascanu et al. 2013) or per element.
     omega: weight of Pascanu et al.'s vanishing-gradient regulariser (0: off; one-layer RNNs, full BPTT);
@@ -35,6 +37,7 @@ class FitConfig:
     momentum: float = 0.9
     momentum_schedule: bool = False
     momentum_warmup: int = 0
+    momentum_cooldown: int = 0
     weight_decay: float = 0.0
     lr_schedule: str = "constant"
     lr_decay: float = 0.5
@@ -61,8 +64,7 @@ class FitConfig:
             positive_int(name, getattr(self, name))
         int_at_least("checkpoint_every", self.checkpoint_every, 0)
         int_at_least("momentum_warmup", self.momentum_warmup, 0)
-        if self.momentum_schedule and self.momentum_warmup:
-            raise ValueError("momentum_schedule, momentum_warmup: choose one momentum schedule, got both")
+        int_at_least("momentum_cooldown", self.momentum_cooldown, 0)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.lr_schedule not in LR_SCHEDULES:

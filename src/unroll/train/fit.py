@@ -112,7 +112,8 @@ def _fit(model, task, config, out_dir, resume, quiet, eval_task, cluster) -> Fit
             x, y = task.batch(config.batch_size, batch_generator(config.seed, step))
             x = shard(x, cluster.rank, cluster.world, dim=1).to(cluster.device)
             y = _to(shard(y, cluster.rank, cluster.world, dim=task.target_batch_dim), cluster.device)
-            momentum = scheduled_momentum(step, config.momentum, config.momentum_schedule, config.momentum_warmup)
+            momentum = scheduled_momentum(step, config.momentum, config.momentum_schedule, config.momentum_warmup,
+                                          config.momentum_cooldown, config.steps)
             if momentum is not None:
                 for group in optimizer.param_groups:
                     group["momentum"] = momentum

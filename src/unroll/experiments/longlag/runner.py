@@ -11,7 +11,6 @@ import math
 import os
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from multiprocessing import get_context
 
@@ -152,18 +151,11 @@ def run_grid(grid: Grid, store_path, *, workers: int | None = None, quiet: bool 
             finally:
                 torch.set_num_threads(threads)
         elif todo:
-            with ProcessPoolExecutor(min(workers, len(todo)), mp_context=get_context("spawn"),
-                                     initializer=_start_worker) as pool:
-                pending = {pool.submit(run_cell, c) for c in todo}
-                try:
-                    while pending:
-                        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        for future in finished:
-                            finish(future.result())
-                except BaseException:
-                    for future in pending:
-                        future.cancel()
-                    raise
+            # leaving the block for any reason (an interrupt, SIGTERM through the command line) kills the
+            # workers: the cells in flight are lost, finished ones are already in the store
+            with get_context("spawn").Pool(min(workers, len(todo)), initializer=_start_worker) as pool:
+                for record in pool.imap_unordered(run_cell, todo):
+                    finish(record)
     finally:
         bar.close()
     by_key = {cell_key(r): r for r in store.records}
