@@ -57,6 +57,17 @@ def test_labelling_log_prob_matches_enumeration_and_torch(seed):
     assert ctc.labelling_log_prob(lp[:2], [1, 1]) == -math.inf   # "aa" needs a blank between: 3 frames
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_batched_labelling_log_probs_equal_the_forward_algorithm_one_by_one(seed):
+    lp = _random_log_probs(9, 4, seed)
+    labellings = [[1], [1, 2], [2, 2], [3, 1, 3, 2], [1, 1, 1, 1, 1], [1] * 6, [2, 3, 1] * 3 + [2]]
+    fast = ctc.labellings_log_probs(lp, labellings)
+    slow = [ctc.labelling_log_prob(lp, labels) for labels in labellings]
+    assert fast[:-2] == pytest.approx(slow[:-2], rel=1e-9, abs=1e-12)
+    assert fast[-2:] == slow[-2:] == [-math.inf, -math.inf]     # they need 11 and 10 frames, not 9
+    assert ctc.labellings_log_probs(lp, []) == []
+
+
 def test_best_path_is_the_most_probable_path():
     lp = _random_log_probs(4, 3, 9)
     path = max(itertools.product(range(3), repeat=4), key=lambda p: sum(lp[t, k] for t, k in enumerate(p)))

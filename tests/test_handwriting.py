@@ -66,6 +66,8 @@ def test_cli_reads_stdin_and_rejects_conflicting_options(capsys):
     assert main(["recognize", str(SAMPLE_INK / "README.md")]) == 2
     assert main(["recognize", str(SAMPLE_FILES[1]), "--language", "xx"]) == 2
     assert "unroll: error: language: wordfreq has no word list for 'xx'" in capsys.readouterr().err
+    assert main(["recognize", str(SAMPLE_FILES[1]), "--beam", "1"]) == 0      # the narrowest beam reads too
+    assert len(capsys.readouterr().out.splitlines()) == 5
     with pytest.raises(SystemExit) as exit:
         main(["recognize", str(SAMPLE_FILES[1]), "--beam", "0"])
     assert exit.value.code == 2 and "--beam: expected a positive integer, got 0" in capsys.readouterr().err

@@ -84,6 +84,25 @@ def test_the_length_bonus_offsets_the_priors_preference_for_short_words():
     assert choose_word(reading, candidates, 1.0, 3.0, -25.0) == "anorak"
 
 
+def test_within_finds_the_nearest_lexicon_words_the_more_frequent_first():
+    lexicon = Lexicon({"cat": 5, "cot": 9, "cart": 1, "dog": 3, "ca": 2, "x": 1})
+    assert lexicon.within("CAT", 1, 10) == ["cat", "cot", "ca", "cart"]     # distance 0, then 1 by frequency
+    assert lexicon.within("cat", 1, 2) == ["cat", "cot"]
+    assert lexicon.within("cxx", 1, 5) == [] and "dog" in lexicon.within("cxx", 3, 10)
+
+
+def test_a_word_the_beam_misses_joins_the_candidates_as_a_near_miss_scored_exactly():
+    lexicon = Lexicon({"coat": 1, "cat": 1})
+    lp = _spelling("Cdat")                     # the ink reads "Cdat": one letter off "Coat", one too many for "Cat"
+    _, beam_only = word_candidates(lp, ABC, lexicon, beam=1, near_misses=0)
+    assert [word for word, _, _ in beam_only] == ["Cat"]                # a beam of one follows "Ca" and loses "Coat"
+    _, candidates = word_candidates(lp, ABC, lexicon, beam=1)
+    near = {word: (acoustic, prior) for word, acoustic, prior in candidates}
+    assert set(near) == {"Cat", "Coat"}
+    assert near["Coat"] == (pytest.approx(ctc.labelling_log_prob(lp, ABC.encode("Coat")), rel=1e-9),
+                            lexicon.log_prior["coat"])                 # cased as the reading, scored exactly
+
+
 def test_lexicon_file_reading(tmp_path):
     path = tmp_path / "words.txt"
     path.write_text("Cat 3\ndog\n\ncat 1\n")

@@ -7,7 +7,11 @@ lexicon's trie and lets the complete words compete with the open-vocabulary read
 """
 import gzip
 import math
+from functools import cached_property
 from pathlib import Path
+
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
 
 from .. import ctc
 from .alphabet import Alphabet
@@ -15,6 +19,8 @@ from .alphabet import Alphabet
 DEFAULT_LEXICON = Path(__file__).parent / "trained" / "lexicon-en.tsv.gz"
 _END = "$"
 MIN_SHARE = 0.25                # the alphabet spells fewer of a language's words: not its script
+NEAR_MISS_EDITS = 3             # lexicon words this many edits from the best path join the candidates
+NEAR_MISS_LIMIT = 20            # ... at most this many, nearest first (chosen on the validation writers)
 
 
 # How a word may be cased: lowercase, Capitalised or UPPERCASE. State after a prefix -> next state by the case
@@ -75,6 +81,17 @@ class Lexicon:
             raise ValueError(f"lexicon: {path} does not exist") from None
         return cls(freqs)
 
+    @cached_property
+    def _by_frequency(self) -> list[str]:
+        return sorted(self.log_prior, key=self.log_prior.get, reverse=True)
+
+    def within(self, text: str, edits: int, limit: int) -> list[str]:
+        """Up to ``limit`` lexicon words at most ``edits`` insertions, deletions or substitutions from ``text``
+        (compared in lowercase), nearest first, the more frequent first among equally near ones."""
+        found = process.extract(text.lower(), self._by_frequency, scorer=Levenshtein.distance, score_cutoff=edits,
+                                limit=limit)
+        return [word for word, _, _ in found]
+
     def node(self, text: str):
         node = self.trie
         for c in text.lower():
@@ -127,14 +144,17 @@ def language_lexicon(languages: str, alphabet: Alphabet | None = None) -> Lexico
     return Lexicon(mixed)
 
 
-def word_candidates(log_probs, alphabet: Alphabet, lexicon: Lexicon | None, beam: int = 24, scorer=None):
+def word_candidates(log_probs, alphabet: Alphabet, lexicon: Lexicon | None, beam: int = 24, scorer=None,
+                    near_misses: int = NEAR_MISS_EDITS):
     """(open reading (word, log P(word | ink), log prior or None), lexicon candidates [(word, log P(word | ink),
     log prior)]).
 
     The open reading is the prefix beam search's, guided by ``scorer`` (a charlm.PrefixScorer) if given; its
     log prior is the lexicon's when it is a lexicon word. The lexicon search keeps ``beam`` prefixes on the
     trie, ranked by log P(prefix | ink) alone; the prior only ranks the complete words that survive, so one
-    search serves every setting of ``choose_word``."""
+    search serves every setting of ``choose_word``. The beam loses words whose ink is misread in a letter or
+    two ("breakfost"), so the lexicon words within ``near_misses`` edits of the best path's reading (at most
+    NEAR_MISS_LIMIT of them, cased as the reading) join the candidates, scored exactly (0: none)."""
     open_labels = ctc.prefix_beam_search(log_probs, beam=beam, score=scorer)
     open_word = alphabet.decode(open_labels)
     open_score = ctc.labelling_log_prob(log_probs, open_labels) if open_labels else -math.inf
@@ -158,7 +178,27 @@ def word_candidates(log_probs, alphabet: Alphabet, lexicon: Lexicon | None, beam
             node = lexicon.node(word) if word else None
             if node is not None and _END in node:
                 found.append((word, acoustic, node[_END]))
+        if near_misses:
+            found += _near_misses(log_probs, alphabet, lexicon, near_misses, {word for word, _, _ in found})
     return (open_word, open_score, open_prior), found
+
+
+def _near_misses(log_probs, alphabet: Alphabet, lexicon: Lexicon, edits: int, known: set) -> list[tuple]:
+    """[(word, log P(word | ink), log prior)] for the lexicon words near the best path's reading, not in known."""
+    reading = alphabet.decode(ctc.best_path(log_probs))
+    if not reading:
+        return []
+    near = [cased for word in lexicon.within(reading, edits, NEAR_MISS_LIMIT)
+            if (cased := _cased_like(word, reading)) not in known and alphabet.covers(cased)]
+    scores = ctc.labellings_log_probs(log_probs, [alphabet.encode(word) for word in near])
+    return [(word, score, lexicon.log_prior[word.lower()]) for word, score in zip(near, scores)]
+
+
+def _cased_like(word: str, reading: str) -> str:
+    """A lowercase word written as the reading is: UPPERCASE, Capitalised or lowercase."""
+    if len(reading) > 1 and reading.isupper():
+        return word.upper()
+    return word[:1].upper() + word[1:] if reading[:1].isupper() else word
 
 
 def choose_word(open_reading, candidates, prior_weight: float, length_bonus: float, oov_prior: float) -> str:
