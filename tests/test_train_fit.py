@@ -221,3 +221,5 @@ def test_momentum_cooldown_takes_the_last_updates_of_the_budget_back_to_0_9():
     assert scheduled_momentum(9_499, 0.99, False, 0, cooldown=500, steps=10_000) is None
     with pytest.raises(ValueError, match="momentum_cooldown"):
         FitConfig(optimizer="nesterov", momentum_cooldown=-1)
+    with pytest.raises(ValueError, match="momentum_warmup, momentum_cooldown: a momentum schedule needs optimizer"):
+        FitConfig(optimizer="adam", momentum_warmup=1000, momentum_cooldown=1000)

@@ -16,7 +16,8 @@ _FIT_HELP = {
     "lr": "learning rate",
     "momentum": "momentum of --optimizer momentum/nesterov; the cap of --momentum-schedule",
     "momentum_schedule": "raise the momentum during training as Sutskever et al. 2013, up to --momentum",
-    "momentum_warmup": "updates at momentum 0.9 before --momentum (or --momentum-schedule) takes over (Sutskever et al. 2013's RNNs: 1000)",
+    "momentum_warmup": "updates at momentum 0.9 before --momentum (or --momentum-schedule) takes over "
+                       "(Sutskever et al. 2013's RNNs: 1000)",
     "momentum_cooldown": "last updates of --steps at momentum 0.9 (Sutskever et al. 2013's deep autoencoders: 1000)",
     "weight_decay": "L2 weight decay",
     "lr_schedule": "constant, cosine (to 0 at the last step) or step (x --lr-decay every --lr-decay-every steps)",

@@ -67,6 +67,10 @@ class FitConfig:
         int_at_least("momentum_cooldown", self.momentum_cooldown, 0)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer: expected one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        scheduled = [n for n in ("momentum_schedule", "momentum_warmup", "momentum_cooldown") if getattr(self, n)]
+        if scheduled and self.optimizer not in ("momentum", "nesterov"):
+            raise ValueError(f"{', '.join(scheduled)}: a momentum schedule needs optimizer momentum or nesterov, "
+                             f"got {self.optimizer!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule: expected one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if not self.lr > 0:
