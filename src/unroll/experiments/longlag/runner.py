@@ -11,6 +11,7 @@ import math
 import os
 import sys
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from multiprocessing import get_context
 
@@ -114,6 +115,22 @@ def _start_worker() -> None:
     torch.set_num_threads(1)
 
 
+def run_cells(cells: list[dict], workers: int):
+    """Yield each cell's record (``run_cell``) as it finishes, in ``workers`` spawned processes (one torch
+    thread each; 1 runs them here). Close the generator (``contextlib.closing``) to stop early: the
+    workers are killed, the cells in flight lost."""
+    if workers == 1 or len(cells) <= 1:
+        threads = torch.get_num_threads()
+        try:
+            for cell in cells:
+                yield run_cell(cell)
+        finally:
+            torch.set_num_threads(threads)
+    elif cells:
+        with get_context("spawn").Pool(min(workers, len(cells)), initializer=_start_worker) as pool:
+            yield from pool.imap_unordered(run_cell, cells)
+
+
 def run_grid(grid: Grid, store_path, *, workers: int | None = None, quiet: bool = False,
              progress=None) -> list[dict]:
     """Run every cell of ``grid`` not yet in the store at ``store_path`` and return the grid's records.
@@ -143,19 +160,9 @@ def run_grid(grid: Grid, store_path, *, workers: int | None = None, quiet: bool 
             progress(count / len(cells))
 
     try:
-        if workers == 1 or len(todo) <= 1:
-            threads = torch.get_num_threads()
-            try:
-                for cell in todo:
-                    finish(run_cell(cell))
-            finally:
-                torch.set_num_threads(threads)
-        elif todo:
-            # leaving the block for any reason (an interrupt, SIGTERM through the command line) kills the
-            # workers: the cells in flight are lost, finished ones are already in the store
-            with get_context("spawn").Pool(min(workers, len(todo)), initializer=_start_worker) as pool:
-                for record in pool.imap_unordered(run_cell, todo):
-                    finish(record)
+        with closing(run_cells(todo, workers)) as records:
+            for record in records:
+                finish(record)
     finally:
         bar.close()
     by_key = {cell_key(r): r for r in store.records}
