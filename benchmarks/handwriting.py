@@ -19,7 +19,7 @@ import torch
 
 from unroll import ctc
 from unroll.handwriting.corpus import labelled_words
-from unroll.handwriting.evaluate import log_probs_of, readings
+from unroll.handwriting.evaluate import log_probs_of, readings, word_errors
 from unroll.handwriting.lexicon import choose_word
 from unroll.handwriting.recognize import Recognizer
 from unroll.handwriting.shipped import MODEL_DIR
@@ -89,6 +89,10 @@ def main() -> None:
         [labels[i] for i, k in enumerate(writers) if k.startswith(s + "/")])} for s, n in sorted(by_source.items())}
     print("word accuracy with lexicon by source: " + ", ".join(
         f"{s} {100 * v['word_accuracy']:.0f}% ({v['words']})" for s, v in results["by_source"].items()))
+    results["errors_english_sources"] = word_errors([read[i] for i in english], [lex[i] for i in english],
+                                                    [labels[i] for i in english], rec.lexicon)
+    print("why the default decoder got English-source words wrong: " + ", ".join(
+        f"{kind} {n}" for kind, n in results["errors_english_sources"].items()))
     german = [i for i, k in enumerate(writers) if k.startswith("sie/")]
     if german:                        # as `unroll recognize --language de` and `--language en,de` read them
         deutsch = Recognizer(Path(args.model), language="de")

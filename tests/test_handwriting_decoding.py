@@ -13,7 +13,7 @@ import torch
 from unroll import ctc
 from unroll.data.ink.hershey import synthesize
 from unroll.handwriting.alphabet import Alphabet
-from unroll.handwriting.evaluate import LM_LENGTH_BONUSES, LM_WEIGHTS, PRIOR_WEIGHTS
+from unroll.handwriting.evaluate import LM_LENGTH_BONUSES, LM_WEIGHTS, PRIOR_WEIGHTS, word_errors
 from unroll.handwriting.lexicon import (Lexicon, build_lexicon, choose_word, decode_word, language_lexicon,
                                         word_candidates, wordfreq_frequencies)
 from unroll.handwriting.recognize import Recognizer
@@ -101,6 +101,21 @@ def test_a_word_the_beam_misses_joins_the_candidates_as_a_near_miss_scored_exact
     assert set(near) == {"Cat", "Coat"}
     assert near["Coat"] == (pytest.approx(ctc.labelling_log_prob(lp, ABC.encode("Coat")), rel=1e-9),
                             lexicon.log_prior["coat"])                 # cased as the reading, scored exactly
+
+
+def test_word_errors_name_the_first_kind_that_fits_each_wrong_word():
+    lexicon = Lexicon({"the": 9, "cat": 3, "coat": 1, "a": 5})
+    read = [{"candidates": [("the", -1.0, -0.5)]},                         # right
+            {"candidates": [("The", -1.0, -0.5)]},                         # The for the: case only
+            {"candidates": [("a", -1.0, -1.0)]},                           # a for x: a single letter
+            {"candidates": [("cat", -1.0, -1.0)]},                         # cat for cast: not in the lexicon
+            {"candidates": [("cat", -1.0, -1.0)]},                         # coat never proposed
+            {"candidates": [("cat", -1.0, -1.0), ("coat", -2.0, -2.0)]}]   # coat proposed, outscored
+    chosen = ["the", "The", "a", "cat", "cat", "cat"]
+    labels = ["the", "the", "x", "cast", "coat", "coat"]
+    assert word_errors(read, chosen, labels, lexicon) == {"case only": 1, "single letter": 1,
+                                                          "not in the lexicon": 1, "never proposed": 1,
+                                                          "outscored": 1}
 
 
 def test_lexicon_file_reading(tmp_path):

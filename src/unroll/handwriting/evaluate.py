@@ -61,3 +61,29 @@ def tune_decoding(read: list, labels: list) -> dict:
         if best is None or acc > best["word_accuracy"]:
             best = {"prior_weight": w, "length_bonus": b, "oov_prior": oov, "word_accuracy": acc}
     return best
+
+
+ERROR_KINDS = ("case only", "single letter", "not in the lexicon", "never proposed", "outscored")
+
+
+def word_errors(read: list, chosen: list, labels: list, lexicon) -> dict:
+    """Why the lexicon decoder got words wrong: counts of the first kind that fits each wrong word: its case
+    only; a single letter; a label not in the lexicon; a lexicon word the search never proposed; proposed
+    but outscored by another candidate or the open reading. ``read``: ``readings``; ``chosen``: the words
+    decoded from them."""
+    counts = dict.fromkeys(ERROR_KINDS, 0)
+    for r, word, label in zip(read, chosen, labels):
+        if word == label:
+            continue
+        if word.lower() == label.lower():
+            kind = "case only"
+        elif len(label) == 1:
+            kind = "single letter"
+        elif label not in lexicon:
+            kind = "not in the lexicon"
+        elif label not in {c[0] for c in r["candidates"]}:
+            kind = "never proposed"
+        else:
+            kind = "outscored"
+        counts[kind] += 1
+    return counts
