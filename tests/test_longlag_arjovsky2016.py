@@ -56,6 +56,8 @@ def test_copy_loss_baseline_and_criterion():
     assert metrics["cross_entropy"] == pytest.approx(expected, rel=1e-5)
     assert metrics["cross_entropy"] > task.baseline and not task.solved(metrics) and metrics["beats_baseline"] == 0
     assert not task.solved({"cross_entropy": task.baseline})
+    assert not task.solved({"cross_entropy": 0.95 * task.baseline})      # beating it takes a tenth
+    assert task.solved({"cross_entropy": 0.9 * task.baseline})
     assert task.loss(torch.zeros(T, 500, 9), y).item() == pytest.approx(math.log(9), rel=1e-6)
     tiny = a.CopyMemory2016(1)
     out, target = torch.zeros(2, 1, 9), torch.tensor([[0], [3]])
@@ -82,9 +84,17 @@ def test_adding_layout_target_and_criterion():
     out[-1, :, 0] = y
     metrics = task.metrics(out, y)
     assert metrics["mse"] == 0 and metrics["error_rate"] == 0 and task.solved(metrics)
-    out[-1, :, 0] = 1.0                                   # the baseline: MSE about 1/6, not "beating" it reliably
-    assert task.metrics(out, y)["mse"] == pytest.approx(1 / 6, abs=0.02)
-    assert not task.solved({"mse": 1 / 6}) and task.solved({"mse": 0.16})
+    out[-1, :, 0] = 1.0                                   # the baseline itself: MSE about 1/6 on these sequences
+    metrics = task.metrics(out, y)
+    assert metrics["mse"] == pytest.approx(1 / 6, abs=0.02) and metrics["baseline"] == metrics["mse"]
+    assert not task.solved(metrics) and metrics["beats_baseline"] == 0
+    lucky = min((task.batch(1000, gen(s)) for s in range(20)), key=lambda xy: ((xy[1] - 1) ** 2).mean())[1]
+    assert ((lucky - 1) ** 2).mean() < 0.96 / 6           # a held-out set on which "always 1" scores below 1/6 ...
+    assert not task.solved(task.metrics(torch.ones(40, 1000, 1), lucky))  # ... does not make it beat the baseline
+    out[-1, :, 0] = 0.5 + value[j, rows]                  # the second value remembered, the first not: MSE 1/12
+    metrics = task.metrics(out, y)
+    assert metrics["mse"] == pytest.approx(1 / 12, abs=0.01) and task.solved(metrics)
+    assert not task.solved({"mse": 0.155, "baseline": 1 / 6})   # a plateau net 7% below: not yet
     out[-1, :250, 0] = y[:250] + 0.0399
     out[-1, 250:, 0] = y[250:] - 0.0401
     assert task.metrics(out, y)["error_rate"] == pytest.approx(0.5)

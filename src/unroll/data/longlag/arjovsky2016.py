@@ -3,7 +3,10 @@
 Spec: shared/specs/longlag.md, "Arjovsky, Shah & Bengio 2016". ``length`` is the spec's T; lengths are
 fixed (no length distribution). The paper compares losses with a memoryless baseline; ``solved`` here
 means BEATS THE BASELINE (the paper's "beat the baseline"), which is far weaker than solving the task:
-the metrics say so under the key ``beats_baseline``.
+the metrics say so under the key ``beats_baseline``. Beating it means a loss at least MARGIN (a tenth)
+below the baseline's on the same sequences: the paper read "beat" off its curves, and a strict "<" let a
+net still on the plateau pass by the noise of the held-out set (adding at T = 50: MSE 0.155 to 0.163
+against 1/6 after 250 updates, every sequence still outside the 0.04 tolerance).
 """
 import math
 
@@ -12,6 +15,8 @@ from torch.nn import functional as F
 
 from ...checks import int_at_least
 from ..task import Task, fraction, register_task
+
+MARGIN = 0.1    # beating the baseline: a loss at most (1 - MARGIN) x the baseline's
 
 CITATION = ('M. Arjovsky, A. Shah and Y. Bengio, "Unitary evolution recurrent neural networks", ICML 2016')
 
@@ -27,7 +32,7 @@ class CopyMemory2016(Task):
     uniform over 1..8 for the last 10) scores 10 log(8) / (T+20) nats per step.
     Metrics: cross_entropy (= loss), baseline, beats_baseline (1.0 / 0.0), error_rate (fraction of
     sequences with any step's argmax wrong), copy_accuracy (argmax right among the last 10 steps).
-    solved: the cross-entropy is strictly below the baseline ("beats the baseline", NOT a solution).
+    solved: the cross-entropy is at most (1 - MARGIN) x the baseline ("beats the baseline", NOT a solution).
     """
     name = "copy-memory-2016"
     input_size, output_size = 10, 9
@@ -61,13 +66,13 @@ class CopyMemory2016(Task):
         right = output.argmax(-1) == target
         ce = self.loss(output, target).item()
         wrong = fraction(~right.all(0))
-        return {"cross_entropy": ce, "baseline": self.baseline, "beats_baseline": float(ce < self.baseline),
+        return {"cross_entropy": ce, "baseline": self.baseline, "beats_baseline": float(beats(ce, self.baseline)),
                 "error_rate": wrong, "accuracy": 1.0 - wrong,
                 "copy_accuracy": fraction(right[-self.COPIED:])}
 
     def solved(self, metrics):
-        """Beats the memoryless baseline: cross_entropy < 10 log(8) / (T+20). Not 'solves the task'."""
-        return metrics["cross_entropy"] < self.baseline
+        """Beats the memoryless baseline 10 log(8) / (T+20) by MARGIN. Not 'solves the task'."""
+        return beats(metrics["cross_entropy"], self.baseline)
 
 
 class Adding2016(Task):
@@ -76,11 +81,13 @@ class Adding2016(Task):
     x: (T, B, 2) = [value ~ U[0,1], marker]; the marker is 1 at i ~ U{0 .. floor(T/2)-1} (first half) and
     at j ~ U{floor(T/2) .. T-1} (second half), 0 elsewhere. target: (B,) = value_i + value_j. One linear
     output unit read at the last step; loss = MSE there. The baseline (always predict 1) has MSE
-    Var(sum) = 1/6 (the spec's 0.167).
-    Metrics: mse (= loss), baseline (1/6), beats_baseline, mean_abs_error, and error_rate = fraction with
+    Var(sum) = 1/6 (the spec's 0.167) in expectation; ``baseline`` is its MSE on the evaluated sequences
+    themselves, so that the comparison does not depend on how the held-out set fell.
+    Metrics: mse (= loss), baseline, beats_baseline, mean_abs_error, and error_rate = fraction with
     |err| > 0.04. That tolerance is NOT from the 2016 paper (which reports only MSE); it is the 2011
     add tolerance, given for reference and never used by ``solved``.
-    solved: mse < 1/6, "beats the baseline" (the paper's criterion), NOT a solution of the task.
+    solved: mse at most (1 - MARGIN) x baseline, "beats the baseline" (the paper's criterion), NOT a
+    solution of the task.
     """
     name = "adding-2016"
     input_size, output_size = 2, 1
@@ -112,12 +119,18 @@ class Adding2016(Task):
     def metrics(self, output, target):
         err = (output[-1, :, 0] - target).abs()
         mse = (err ** 2).mean().item()
-        return {"mse": mse, "baseline": self.BASELINE, "beats_baseline": float(mse < self.BASELINE),
+        baseline = ((target - 1.0) ** 2).mean().item()
+        return {"mse": mse, "baseline": baseline, "beats_baseline": float(beats(mse, baseline)),
                 "mean_abs_error": err.mean().item(), "error_rate": fraction(err > self.TOLERANCE)}
 
     def solved(self, metrics):
-        """Beats the baseline: mse < 1/6. Not 'solves the task'."""
-        return metrics["mse"] < self.BASELINE
+        """Beats the baseline (always 1) on the same sequences by MARGIN. Not 'solves the task'."""
+        return beats(metrics["mse"], metrics["baseline"])
+
+
+def beats(loss: float, baseline: float) -> bool:
+    """A loss at least MARGIN below the baseline's."""
+    return loss <= (1.0 - MARGIN) * baseline
 
 
 TASKS = (CopyMemory2016, Adding2016)
