@@ -92,16 +92,11 @@ class Adding2016(Task):
     name = "adding-2016"
     input_size, output_size = 2, 1
     citation = CITATION
-    BASELINE = 1.0 / 6.0
     TOLERANCE = 0.04
 
     def __init__(self, length: int = 100):
         int_at_least("length", length, 2)
         self.length = length
-
-    @property
-    def baseline(self) -> float:
-        return self.BASELINE
 
     def batch(self, size, generator):
         T, rows, half = self.length, torch.arange(size), self.length // 2
