@@ -13,6 +13,7 @@ import argparse
 import itertools
 import json
 import signal
+import sys
 from contextlib import closing
 
 from unroll.atomic import atomic_write
@@ -53,4 +54,7 @@ def main(argv=None) -> list[dict]:
 
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit("longlag_lr: interrupted (its workers stopped)")
