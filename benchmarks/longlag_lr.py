@@ -45,8 +45,8 @@ def main(argv=None) -> list[dict]:
     for r in records:
         final = r["final"]
         print(f"{r['options']['lr']:>8.2g} {r['seed']:>5} {r['updates'] or 0:>8} "
-              f"{str(r['updates_to_success'] or '-'):>10} {final.get('error_rate', float('nan')):>11.4f} {final.get('eval_loss', float('nan')):>10.5f} "
-              f"{r['wall_s']:>8.0f}")
+              f"{str(r['updates_to_success'] or '-'):>10} {final.get('error_rate', float('nan')):>11.4f} "
+              f"{final.get('eval_loss', float('nan')):>10.5f} {r['wall_s']:>8.0f}")
     if args.json:
         atomic_write(args.json, json.dumps(records, indent=1))
     return records

@@ -21,6 +21,11 @@ MARGIN = 0.1    # beating the baseline: a loss at most (1 - MARGIN) x the baseli
 CITATION = ('M. Arjovsky, A. Shah and Y. Bengio, "Unitary evolution recurrent neural networks", ICML 2016')
 
 
+def beats(loss: float, baseline: float) -> bool:
+    """A loss at least MARGIN below the baseline's."""
+    return loss <= (1.0 - MARGIN) * baseline
+
+
 class CopyMemory2016(Task):
     """Copy memory (Arjovsky et al. 2016).
 
@@ -121,11 +126,6 @@ class Adding2016(Task):
     def solved(self, metrics):
         """Beats the baseline (always 1) on the same sequences by MARGIN. Not 'solves the task'."""
         return beats(metrics["mse"], metrics["baseline"])
-
-
-def beats(loss: float, baseline: float) -> bool:
-    """A loss at least MARGIN below the baseline's."""
-    return loss <= (1.0 - MARGIN) * baseline
 
 
 TASKS = (CopyMemory2016, Adding2016)
