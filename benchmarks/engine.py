@@ -6,7 +6,8 @@ rows). Variants run round-robin, so machine noise hits them alike.
 
     python benchmarks/engine.py [--threads 1,0] [--min-time 2] [--device cuda] [--json out.json]
 
-On CUDA the anchors are cuDNN's kernels; unroll's layers run their plain-torch time loops there.
+On CUDA the anchors are cuDNN's kernels; unroll's layers run their plain-torch time loops there, except
+``backend="torch"``, which hands the same parameters to torch's kernels (cuDNN on CUDA).
 """
 import argparse
 import json
@@ -42,6 +43,7 @@ def variants(T, B, I, H, device):
         "nn.LSTM": ("nn.LSTM", nn.LSTM(I, H), None),
         "LSTM fused": ("nn.LSTM", lstm_fused, None),
         "LSTM fused, torch loop": ("nn.LSTM", lstm_fused, plain_torch_loops),
+        "LSTM torch backend": ("nn.LSTM", unroll.LSTM(I, H, backend="torch"), None),
         "LSTM peephole fused": ("nn.LSTM", unroll.LSTM(I, H, peephole=True), None),
         "LSTM reference loop": ("nn.LSTM", unroll.LSTM(I, H, backend="reference"), None),
         "nn.RNN": ("nn.RNN", nn.RNN(I, H), None),

@@ -26,10 +26,23 @@ def test_cuda_matches_cpu(kind):
         torch.testing.assert_close(a.cpu(), b, atol=1e-10, rtol=0)
 
 
-def test_recogniser_trains_on_cuda_as_on_cpu(tmp_path):
+def test_torch_backend_on_cuda_matches_the_fused_path_on_cpu():
+    _, layer = twin_layers(unroll.LSTM, 3, 4, 2, bidirectional=True)
+    x = torch.randn(7, 3, 3, dtype=torch.float64)
+    lengths = torch.tensor([7, 2, 5])
+    _, _, grads_cpu = run_with_grads(layer, x, lengths=lengths)
+    layer.cuda().backend = "torch"
+    _, _, grads_gpu = run_with_grads(layer, x.cuda(), lengths=lengths)
+    for a, b in zip(grads_gpu, grads_cpu):
+        torch.testing.assert_close(a.cpu(), b, atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("backend", ["fused", "torch"])
+def test_recogniser_trains_on_cuda_as_on_cpu(tmp_path, backend):
     script = Path(__file__).parent / "scripts" / "handwriting_run.py"
     for device in ("cpu", "cuda"):
-        subprocess.run([sys.executable, str(script), str(tmp_path / device), "4", device], check=True, timeout=300)
+        subprocess.run([sys.executable, str(script), str(tmp_path / device), "4", device, backend], check=True,
+                       timeout=300)
     cpu, cuda = load_checkpoint(tmp_path / "cpu")[0], load_checkpoint(tmp_path / "cuda")[0]
     for name in cpu:
         if name.startswith("model/"):

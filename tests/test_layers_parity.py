@@ -4,20 +4,20 @@ import torch
 from torch import nn
 
 import unroll
-from unroll.compat import _reorder
+from unroll.cells import torch_gate_order
 
-from helpers import loss_of
+from helpers import loss_of, run_with_grads, twin_layers
 
 TOL = 1e-5
 
 
-def _torch_grad(theirs, name, hidden, lstm):
+def _torch_grad(theirs, name, lstm):
     """torch's gradient for one of our parameters (gates reordered, the two biases' grads are equal)."""
     if name.startswith("bias"):
         g = getattr(theirs, name.replace("bias", "bias_ih")).grad
     else:
         g = getattr(theirs, name).grad
-    return _reorder(g, hidden) if lstm else g
+    return torch_gate_order(g) if lstm else g
 
 
 @pytest.mark.parametrize("kind,torch_kind", [(unroll.LSTM, nn.LSTM), (unroll.RNN, nn.RNN)])
@@ -48,7 +48,7 @@ def test_parity_with_torch(kind, torch_kind, bidirectional, backend):
         layer, direction = divmod(index, D)
         suffix = f"_l{layer}" + ("_reverse" if direction else "")
         for name in ("weight_ih", "weight_hh", "bias"):
-            expected = _torch_grad(theirs, name + suffix, 8, lstm)
+            expected = _torch_grad(theirs, name + suffix, lstm)
             torch.testing.assert_close(getattr(cell, name).grad, expected, atol=TOL, rtol=0,
                                        msg=lambda m: f"{name}{suffix}: {m}")
 
@@ -74,3 +74,50 @@ def test_load_from_torch_refuses_mismatch():
         unroll.load_from_torch(unroll.LSTM(4, 6), nn.LSTM(4, 7))
     with pytest.raises(TypeError, match="nn.LSTM"):
         unroll.load_from_torch(unroll.LSTM(4, 6), nn.RNN(4, 6))
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_torch_backend_matches_fused_in_float64(bidirectional, batch_first):
+    """backend="torch" (torch's kernels on our parameters) against the fused path: outputs, final states and
+    every gradient, with lengths, learned initial states or a given state."""
+    x = torch.randn(3, 7, 3, dtype=torch.float64)
+    x = x if batch_first else x.transpose(0, 1)
+    D = 2 if bidirectional else 1
+    state = (torch.randn(2 * D, 3, 4, dtype=torch.float64), torch.randn(2 * D, 3, 4, dtype=torch.float64))
+    for learn_initial_state, kwargs in ((True, {"lengths": torch.tensor([7, 2, 5])}), (True, {}),
+                                        (False, {"state": state, "lengths": torch.tensor([3, 7, 1])})):
+        _, layer = twin_layers(unroll.LSTM, 3, 4, 2, bidirectional=bidirectional, batch_first=batch_first,
+                               learn_initial_state=learn_initial_state)
+        expected = run_with_grads(layer, x, **kwargs)
+        layer.backend = "torch"
+        got = run_with_grads(layer, x, **kwargs)
+        for a, b in zip(_flat(got), _flat(expected)):
+            torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
+
+
+def _flat(result):
+    out, (h, c), grads = result
+    return [out, h, c, *grads]
+
+
+def test_torch_backend_drops_out_between_layers_only_in_training():
+    _, layer = twin_layers(unroll.LSTM, 3, 4, 2, dropout=0.5)
+    x = torch.randn(6, 2, 3, dtype=torch.float64)
+    layer.eval()
+    expected = layer(x)[0]
+    layer.backend = "torch"
+    torch.testing.assert_close(layer(x)[0], expected, atol=1e-12, rtol=0)
+    layer.train()
+    assert (layer(x)[0] - expected).abs().max() > 1e-3
+
+
+def test_torch_backend_is_refused_where_torch_lacks_the_feature():
+    with pytest.raises(ValueError, match="peepholes or cell clipping"):
+        unroll.LSTM(3, 4, peephole=True, backend="torch")
+    layer = unroll.LSTM(3, 4, cell_clip=5.0)
+    with pytest.raises(ValueError, match="peepholes or cell clipping"):
+        layer.backend = "torch"
+    assert layer.backend == "fused"
+    with pytest.raises(ValueError, match="backend: expected one of"):
+        unroll.RNN(3, 4, backend="torch")

@@ -6,34 +6,23 @@ torch stacks LSTM gate rows as (input, forget, cell, output) and keeps two biase
 import torch
 from torch import nn
 
+from .cells import torch_gate_order
 from .layers import LSTM, RNN, _Stacked
-
-_TORCH_TO_OURS = (0, 1, 3, 2)  # gate blocks: ours[k] = torch[_TORCH_TO_OURS[k]]
-
-
-def _reorder(w: torch.Tensor, hidden: int) -> torch.Tensor:
-    blocks = w.split(hidden, dim=0)
-    return torch.cat([blocks[k] for k in _TORCH_TO_OURS])
-
-
-def _torch_names(index: int, directions: int) -> str:
-    layer, direction = divmod(index, directions)
-    return f"l{layer}" + ("_reverse" if direction else "")
+from .time.torch_lstm import torch_parameter_suffix
 
 
 def load_from_torch(ours: _Stacked, theirs: nn.RNNBase) -> None:
     """Copy the weights of a torch.nn.LSTM into an unroll LSTM (or nn.RNN into RNN) of the same shape."""
     _check_pair(ours, theirs)
     lstm = isinstance(ours, LSTM)
-    H = theirs.hidden_size
     with torch.no_grad():
         for index, cell in enumerate(ours.cells):
-            suffix = _torch_names(index, ours.num_directions)
+            suffix = torch_parameter_suffix(index, ours.num_directions)
             w_ih = getattr(theirs, f"weight_ih_{suffix}")
             w_hh = getattr(theirs, f"weight_hh_{suffix}")
             bias = getattr(theirs, f"bias_ih_{suffix}") + getattr(theirs, f"bias_hh_{suffix}")
             if lstm:
-                w_ih, w_hh, bias = _reorder(w_ih, H), _reorder(w_hh, H), _reorder(bias, H)
+                w_ih, w_hh, bias = torch_gate_order(w_ih), torch_gate_order(w_hh), torch_gate_order(bias)
             cell.weight_ih.copy_(w_ih)
             cell.weight_hh.copy_(w_hh)
             cell.bias.copy_(bias)

@@ -2,8 +2,12 @@
 
 Each layer owns one cell per (layer, direction) and unrolls it through time with the fused BPTT path
 (``backend="fused"``, the default) or the reference loop (``backend="reference"``, which also gives
-double backward and forward-mode AD). Both read the same parameters.
+double backward and forward-mode AD); an LSTM without peepholes or cell clipping can also run on torch's
+own kernels (``backend="torch"``: cuDNN on CUDA, where the fused path is launch-bound). All read the same
+parameters, and ``layer.backend`` can be changed at any time.
 """
+import functools
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -11,23 +15,32 @@ from torch.nn import functional as F
 from . import checks
 from .cells import FullyRecurrentCell, LSTMCell
 from .time import fused_unroll, reverse_padded, step_mask, unroll
-
-BACKENDS = ("fused", "reference")
+from .time.torch_lstm import parameterless_twin, torch_unroll
 
 
 class _Stacked(nn.Module):
     """Layers x directions of cells; subclasses say how a state splits into per-cell states."""
 
+    backends = ("fused", "reference")
+
     def __init__(self, cells, num_layers, bidirectional, batch_first, dropout, backend):
         super().__init__()
-        if backend not in BACKENDS:
-            raise ValueError(f"backend: expected one of {BACKENDS}, got {backend!r}")
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout!r}")
         self.cells = nn.ModuleList(cells)
         self.num_layers = num_layers
         self.num_directions = 2 if bidirectional else 1
         self.batch_first, self.dropout, self.backend = batch_first, dropout, backend
+
+    @property
+    def backend(self) -> str:
+        return self._backend
+
+    @backend.setter
+    def backend(self, name: str) -> None:
+        if name not in self.backends:
+            raise ValueError(f"backend: expected one of {self.backends} for {type(self).__name__}, got {name!r}")
+        self._backend = name
 
     @property
     def input_size(self) -> int:
@@ -51,6 +64,10 @@ class _Stacked(nn.Module):
             else:
                 lengths = None
         states = self._split_state(state, B, x) if state is not None else [None] * len(self.cells)
+        if self.backend == "torch":
+            dropout = self.dropout if self.training and self.num_layers > 1 else 0.0
+            output, final = torch_unroll(self._torch_twin, self.cells, x, state, lengths, dropout)
+            return (output.transpose(0, 1) if self.batch_first else output), final
         run = fused_unroll if self.backend == "fused" else unroll
         finals = []
         for layer in range(self.num_layers):
@@ -78,8 +95,11 @@ class LSTM(_Stacked):
 
     State: (h, c), each (num_layers * D, B, hidden_size). Extra options over torch: ``peephole``,
     ``keep_gate_bias`` (initial forget-gate bias, default 1.0), ``cell_clip`` and
-    ``learn_initial_state`` (h_0 and c_0 trained as parameters).
+    ``learn_initial_state`` (h_0 and c_0 trained as parameters). ``backend="torch"`` runs torch's kernels
+    (not with peepholes or cell clipping, which they lack).
     """
+
+    backends = ("fused", "reference", "torch")
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
                  batch_first: bool = False, bidirectional: bool = False, dropout: float = 0.0,
@@ -92,6 +112,19 @@ class LSTM(_Stacked):
                  for layer in range(checks.positive_int("num_layers", num_layers)) for _ in range(D)]
         super().__init__(cells, num_layers, bidirectional, batch_first, dropout, backend)
         self.hidden_size = hidden_size
+
+    @_Stacked.backend.setter
+    def backend(self, name: str) -> None:
+        cell = self.cells[0]
+        if name == "torch" and (cell.peephole is not None or cell.cell_clip is not None):
+            raise ValueError("backend 'torch': torch's LSTM kernels have no peepholes or cell clipping; "
+                             "use 'fused'")
+        _Stacked.backend.fset(self, name)
+
+    @functools.cached_property
+    def _torch_twin(self) -> nn.LSTM:
+        """The parameterless torch.nn.LSTM that ``backend="torch"`` runs (built on first use)."""
+        return parameterless_twin(self.input_size, self.hidden_size, self.num_layers, self.num_directions == 2)
 
     def _split_state(self, state, batch, x):
         if not (isinstance(state, tuple) and len(state) == 2):

@@ -1,5 +1,5 @@
 """Cells: one time step ``(x_t, state) -> (y_t, state)`` each, no time loop."""
-from .lstm import GATES, LSTMCell
+from .lstm import GATES, LSTMCell, torch_gate_order
 from .rnn import FullyRecurrentCell
 
-__all__ = ["GATES", "LSTMCell", "FullyRecurrentCell"]
+__all__ = ["GATES", "LSTMCell", "FullyRecurrentCell", "torch_gate_order"]

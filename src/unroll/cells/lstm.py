@@ -1,8 +1,8 @@
 """The LSTM cell: a memory cell with a linear self-connection guarded by keep, write and read gates.
 
 One time step, no loop. Gate rows are stacked in the order ``GATES`` = (write, keep, read,
-cell_input), i.e. torch's (input, forget, output, cell) reordered so the three logistic gates are
-contiguous; ``unroll.compat`` converts to and from torch's order.
+cell_input), i.e. torch's (input, forget, cell, output) reordered so the three logistic gates are
+contiguous; ``torch_gate_order`` converts to and from torch's order.
 """
 import math
 
@@ -13,6 +13,13 @@ from torch.nn import functional as F
 from ..checks import positive_int
 
 GATES = ("write_gate", "keep_gate", "read_gate", "cell_input")
+
+
+def torch_gate_order(w: torch.Tensor) -> torch.Tensor:
+    """(4H, ...) gate rows in ``GATES`` order -> torch's (input, forget, cell, output) order, and back: the
+    last two blocks swap, so the same call converts either way."""
+    write, keep, read, cell_input = w.chunk(4)
+    return torch.cat([write, keep, cell_input, read])
 
 
 class LSTMCell(nn.Module):

@@ -38,6 +38,7 @@ class HandwritingConfig:
     num_layers: int = 3
     peephole: bool = False
     dropout: float = 0.2            # between stacked layers
+    backend: str = "fused"          # the LSTM's (unroll.layers): "torch" runs cuDNN on CUDA, same weights
     augment: bool = True            # distort each training word (unroll.handwriting.augment)
     init: str = ""                  # a model folder (save_model's) to start from instead of random weights
     steps: int = 14000
@@ -115,6 +116,7 @@ def _train(config: HandwritingConfig, out: Path, export, quiet, log, corpus, clu
     lengths = [len(f) for f in train.features]
     model = InkRecognizer(train.features[0].shape[1], len(alphabet), config.hidden_size, config.num_layers,
                           config.peephole, config.dropout)
+    model.lstm.backend = config.backend
     started_from = None                 # the starting model's own training record, kept in the export
     if config.init:
         started_from = _start_from(model, config.init, alphabet)
