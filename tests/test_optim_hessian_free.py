@@ -208,6 +208,22 @@ def test_fused_model_is_switched_to_the_reference_path_for_curvature_and_back():
         plain.step(lambda: F.cross_entropy(model(x)[0][-1], y), curvature)
 
 
+def test_a_layer_on_torch_kernels_is_switched_for_curvature_and_back():
+    torch.manual_seed(2)
+    model = build_model("lstm", 2, 3, 4, backend="torch", dtype=torch.float64)
+    seen = []
+    x, y = torch.randn(5, 3, 2, dtype=torch.float64), torch.tensor([0, 2, 1])
+
+    def curvature():
+        seen.append(model.layer.backend)
+        h = model.layer(x)[0]
+        return Curvature(model.readout(h), lambda out: F.cross_entropy(out[-1], y), hidden=h, cases=3)
+    opt = HessianFree(model.parameters(), structural_damping=0.03, model=model)
+    with pytest.warns(UserWarning, match="reference"):
+        opt.step(lambda: F.cross_entropy(model(x)[0][-1], y), curvature)
+    assert seen == ["reference"] and model.layer.backend == "torch"
+
+
 def test_per_case_losses_turn_on_the_preconditioner_and_warm_start_is_kept():
     g = torch.Generator().manual_seed(7)
     model = _mlp([3, 4, 2])

@@ -43,8 +43,8 @@ class HessianFree(torch.optim.Optimizer):
     weight_decay: L2 coefficient (objective + wd/2 ||theta||^2); max_cg_iters, cg_tolerance: CG's cap and
     Martens' relative-progress tolerance; decay: warm start from decay x the previous CG solution;
     line_search: Armijo backtracking on the final step; lr: a factor on the final step (1 in HF).
-    model: when given, its modules with ``backend="fused"`` are switched to ``"reference"`` while curvature
-    products are formed (the fused paths have no double backward), with a warning the first time.
+    model: when given, its modules on ``backend="fused"`` or ``"torch"`` are switched to ``"reference"`` while
+    curvature products are formed (those paths have no double backward), with a warning the first time.
     After each step ``last`` holds that iteration's diagnostics (rho, damping, CG iterations, step size).
     """
 
@@ -152,21 +152,22 @@ class HessianFree(torch.optim.Optimizer):
 
     @contextmanager
     def _reference_path(self):
-        """Switch the model's fused layers to the reference path for the duration (and say so once)."""
-        modules = [(n, m) for n, m in (self.model.named_modules() if self.model is not None else [])
-                   if getattr(m, "backend", None) == "fused"]
+        """Switch the model's fused (or torch-kernel) layers to the reference path for the duration (and say
+        so once)."""
+        modules = [(n, m, m.backend) for n, m in (self.model.named_modules() if self.model is not None else [])
+                   if getattr(m, "backend", "reference") != "reference"]
         if modules and not self.switched:
-            self.switched = [n or type(m).__name__ for n, m in modules]
+            self.switched = [n or type(m).__name__ for n, m, _ in modules]
             warnings.warn(f"HessianFree: curvature products need double backward, so {', '.join(self.switched)} "
-                          f"run(s) on backend='reference' while they are formed (the gradient keeps 'fused')",
+                          f"run(s) on backend='reference' while they are formed (the gradient keeps its own)",
                           stacklevel=4)
-        for _, m in modules:
+        for _, m, _ in modules:
             m.backend = "reference"
         try:
             yield
         finally:
-            for _, m in modules:
-                m.backend = "fused"
+            for _, m, backend in modules:
+                m.backend = backend
 
 
 def _martens_preconditioner(losses: torch.Tensor, params, shift: float, power: float = 0.75) -> torch.Tensor:
