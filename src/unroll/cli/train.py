@@ -91,6 +91,9 @@ def add(commands) -> None:
     model.add_argument("--layers", type=positive_int, metavar="N", default=defaults["num_layers"].default,
                        help="stacked recurrent layers (default: %(default)s)")
     model.add_argument("--peephole", action="store_true", help="LSTM peephole connections from the cell to the gates")
+    model.add_argument("--backend", choices=("fused", "reference", "torch"), default="fused",
+                       help="how the layer runs through time: the fused BPTT path, the reference autograd loop, or "
+                            "(LSTM without peepholes) torch's own kernels, cuDNN on CUDA (default: %(default)s)")
     fit_options = p.add_argument_group("training")
     choices = {"optimizer": OPTIMIZERS, "lr_schedule": LR_SCHEDULES, "omega_reduction": ("sum", "mean")}
     for field in fields(FitConfig):
@@ -113,7 +116,7 @@ def _run_train(args) -> int:
     task = make_task(args.task, **({} if args.length is None else {"length": args.length}))
     names = [f.name for f in fields(FitConfig) if f.name != "seed"]
     config = FitConfig(**{n: getattr(args, n) for n in names}, **({} if args.seed is None else {"seed": args.seed}))
-    layer_options = {}
+    layer_options = {"backend": args.backend}
     if args.peephole:
         if args.model != "lstm":
             raise ValueError(f"peephole: only the LSTM has peepholes, got --model {args.model}")
