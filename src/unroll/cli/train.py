@@ -69,6 +69,7 @@ def _add_fit_option(group, field, choices: dict) -> None:
 
 def add(commands) -> None:
     from ..data import TASKS
+    from ..layers import LSTM
     from ..train import FitConfig, build_model
     from ..train.config import LR_SCHEDULES, OPTIMIZERS
     from ..train.model import KINDS
@@ -91,7 +92,7 @@ def add(commands) -> None:
     model.add_argument("--layers", type=positive_int, metavar="N", default=defaults["num_layers"].default,
                        help="stacked recurrent layers (default: %(default)s)")
     model.add_argument("--peephole", action="store_true", help="LSTM peephole connections from the cell to the gates")
-    model.add_argument("--backend", choices=("fused", "reference", "torch"), default="fused",
+    model.add_argument("--backend", choices=LSTM.backends, default="fused",
                        help="how the layer runs through time: the fused BPTT path, the reference autograd loop, or "
                             "(LSTM without peepholes) torch's own kernels, cuDNN on CUDA (default: %(default)s)")
     fit_options = p.add_argument_group("training")
