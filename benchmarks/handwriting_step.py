@@ -13,9 +13,8 @@ import time
 
 import torch
 
-from unroll.gradients import clip_grad_norm
 from unroll.handwriting.model import InkRecognizer
-from unroll.train.handwriting import ctc_batch_loss
+from unroll.train.handwriting import HandwritingConfig, ctc_batch_loss, update
 
 BACKENDS = ("fused", "torch")
 
@@ -31,12 +30,9 @@ def batch(steps: int, words: int, device, generator):
 
 
 def training_step(model, optimizer, data) -> None:
+    """The training loop's step (unroll.train.handwriting) on one process."""
     x, xl, y, yl = data
-    loss = ctc_batch_loss(model, x, xl, y, yl, len(xl), 1)
-    optimizer.zero_grad()
-    loss.backward()
-    clip_grad_norm(model.parameters(), 10.0)
-    optimizer.step()
+    update(model, optimizer, ctc_batch_loss(model, x, xl, y, yl, len(xl), 1), HandwritingConfig().clip)
 
 
 def main():

@@ -94,6 +94,14 @@ def ctc_batch_loss(model, x, xl, y, yl, batch_size: int, world: int) -> torch.Te
     return (per_word / yl.to(per_word.device).clamp_min(1)).sum() * (world / batch_size)
 
 
+def update(model, optimizer, loss: torch.Tensor, clip: float) -> None:
+    """One optimiser step on ``loss``: fresh gradients, their total norm clipped at ``clip``, the step."""
+    optimizer.zero_grad()
+    loss.backward()
+    clip_grad_norm(model.parameters(), clip)
+    optimizer.step()
+
+
 def train_handwriting(config: HandwritingConfig, out, export=None, quiet=False, log=print,
                       corpus=None, device="cpu") -> dict:
     """Train (or resume) into ``out``; write the final model to ``export`` (a folder) if given.
@@ -154,10 +162,7 @@ def _train(config: HandwritingConfig, out: Path, export, quiet, log, corpus, clu
         with rank_draws(config.seed, step, cluster.rank, cluster.device):     # each rank its own dropout masks
             loss = ctc_batch_loss(trainer, x.to(cluster.device), xl, y.to(cluster.device), yl, len(index),
                                   cluster.world)
-        optimizer.zero_grad()
-        loss.backward()
-        clip_grad_norm(model.parameters(), config.clip)
-        optimizer.step()
+        update(model, optimizer, loss, config.clip)
         scheduler.step()
         step, position, words = step + 1, position + 1, words + len(index)
         losses.append(loss.item())
