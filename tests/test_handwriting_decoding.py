@@ -60,10 +60,16 @@ def test_prior_breaks_acoustic_ties_and_case_patterns():
     assert decode_word(_spelling("Cat"), ABC, lexicon, prior_weight=0.0) == "Cat"
     assert decode_word(_spelling("CAT", alphabet=Alphabet("abcdotgCDAT")), Alphabet("abcdotgCDAT"),
                        lexicon, prior_weight=0.0) == "CAT"
-    # mixed case is not a way to write a lexicon word: cAT has no candidate, so the open reading stands
+    # mixed case is not a way to write a lexicon word: the open reading cAT is outside the lexicon, and the
+    # word joins the candidates in each casing the alphabet spells, scored exactly
     mixed = Alphabet("abcdotgCDAT")
-    reading, candidates = word_candidates(_spelling("cAT", alphabet=mixed), mixed, lexicon)
-    assert reading[0] == "cAT" and reading[2] == lexicon.log_prior["cat"] and all(c[0] != "cAT" for c in candidates)
+    lp = _spelling("cAT", alphabet=mixed)
+    reading, candidates = word_candidates(lp, mixed, lexicon)
+    assert reading[0] == "cAT" and reading[2] is None
+    scored = {word: (acoustic, prior) for word, acoustic, prior in candidates}
+    assert {"cat", "Cat", "CAT"} <= scored.keys() and "cAT" not in scored
+    assert scored["CAT"] == (pytest.approx(ctc.labelling_log_prob(lp, mixed.encode("CAT")), rel=1e-9),
+                             lexicon.log_prior["cat"])
 
 
 def test_the_open_reading_wins_when_no_lexicon_word_fits():
@@ -95,12 +101,22 @@ def test_a_word_the_beam_misses_joins_the_candidates_as_a_near_miss_scored_exact
     lexicon = Lexicon({"coat": 1, "cat": 1})
     lp = _spelling("Cdat")                     # the ink reads "Cdat": one letter off "Coat", one too many for "Cat"
     _, beam_only = word_candidates(lp, ABC, lexicon, beam=1, near_misses=0)
-    assert [word for word, _, _ in beam_only] == ["Cat"]                # a beam of one follows "Ca" and loses "Coat"
+    assert {word for word, _, _ in beam_only} == {"Cat", "cat"}       # a beam of one follows "Ca" and loses "Coat"
     _, candidates = word_candidates(lp, ABC, lexicon, beam=1)
     near = {word: (acoustic, prior) for word, acoustic, prior in candidates}
-    assert set(near) == {"Cat", "Coat"}
-    assert near["Coat"] == (pytest.approx(ctc.labelling_log_prob(lp, ABC.encode("Coat")), rel=1e-9),
-                            lexicon.log_prior["coat"])                 # cased as the reading, scored exactly
+    assert set(near) == {"Cat", "cat", "Coat", "coat"}                 # each in the casings ABC spells
+    for word in ("Coat", "coat"):
+        assert near[word] == (pytest.approx(ctc.labelling_log_prob(lp, ABC.encode(word)), rel=1e-9),
+                              lexicon.log_prior["coat"])               # scored exactly
+    assert near["Coat"][0] > near["coat"][0]
+
+
+def test_one_letter_words_share_their_prior_equally():
+    lexicon = Lexicon({"a": 60, "x": 20, "n": 20, "cat": 100})
+    assert [math.exp(lexicon.log_prior[w]) for w in ("a", "x", "n", "cat")] == pytest.approx([1 / 6] * 3 + [1 / 2])
+    assert lexicon.node("x")["$"] == lexicon.log_prior["x"] and lexicon.frequencies["a"] == 60
+    lp = _spelling("d", confusions={0: "a"})                           # the ink leans to "d", the word "a" is common
+    assert decode_word(lp, ABC, Lexicon({"a": 1000, "d": 1, "cat": 10}), prior_weight=1.0) == "d"
 
 
 def test_word_errors_name_the_first_kind_that_fits_each_wrong_word():

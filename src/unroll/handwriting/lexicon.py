@@ -32,7 +32,9 @@ _CASE = {"empty": {False: "lower", True: "first"}, "lower": {False: "lower", Tru
 
 class Lexicon:
     """Lowercase words -> log relative frequency (natural log, summing to one over the lexicon); the
-    frequencies as given (merged over case) stay in ``frequencies``."""
+    frequencies as given (merged over case) stay in ``frequencies``. The one-letter words share their total
+    prior equally: a letter written alone is read as a letter ("n", "x"), not as the words "a" and "I" that
+    carry the frequencies of running text (chosen on the validation writers, docs/handwriting.md)."""
 
     def __init__(self, frequencies: dict):
         if not frequencies:
@@ -47,6 +49,10 @@ class Lexicon:
         self.frequencies = merged
         total = sum(merged.values())
         self.log_prior = {w: math.log(f / total) for w, f in merged.items()}
+        letters = [w for w in merged if len(w) == 1]
+        if letters:
+            shared = math.log(sum(merged[w] for w in letters) / total / len(letters))
+            self.log_prior.update(dict.fromkeys(letters, shared))
         self.trie = {}
         for word, lp in self.log_prior.items():
             node = self.trie
@@ -150,15 +156,19 @@ def word_candidates(log_probs, alphabet: Alphabet, lexicon: Lexicon | None, beam
     log prior)]).
 
     The open reading is the prefix beam search's, guided by ``scorer`` (a charlm.PrefixScorer) if given; its
-    log prior is the lexicon's when it is a lexicon word. The lexicon search keeps ``beam`` prefixes on the
+    log prior is the lexicon's when it is a lexicon word in a casing the lexicon allows. The lexicon search keeps ``beam`` prefixes on the
     trie, ranked by log P(prefix | ink) alone; the prior only ranks the complete words that survive, so one
     search serves every setting of ``choose_word``. The beam loses words whose ink is misread in a letter or
     two ("breakfost"), so the lexicon words within ``near_misses`` edits of the best path's reading (at most
-    NEAR_MISS_LIMIT of them, cased as the reading) join the candidates, scored exactly (0: none)."""
+    NEAR_MISS_LIMIT of them) join the candidates (0: none). Every candidate word, and the open reading when it
+    spells a lexicon word, is then offered in each casing the alphabet spells (lowercase, Capitalised,
+    UPPERCASE), the casings the search did not reach scored exactly (chosen on the validation writers)."""
     open_labels = ctc.prefix_beam_search(log_probs, beam=beam, score=scorer)
     open_word = alphabet.decode(open_labels)
     open_score = ctc.labelling_log_prob(log_probs, open_labels) if open_labels else -math.inf
-    open_prior = lexicon.log_prior.get(open_word.lower()) if lexicon is not None else None
+    open_prior = None
+    if lexicon is not None and open_word in _casings(open_word):
+        open_prior = lexicon.log_prior.get(open_word.lower())
     found = []
     if lexicon is not None:
         chars = alphabet.chars
@@ -178,27 +188,30 @@ def word_candidates(log_probs, alphabet: Alphabet, lexicon: Lexicon | None, beam
             node = lexicon.node(word) if word else None
             if node is not None and _END in node:
                 found.append((word, acoustic, node[_END]))
+        words = {word for word, _, _ in found} | ({open_word} if open_prior is not None else set())
         if near_misses:
-            found += _near_misses(log_probs, alphabet, lexicon, near_misses, {word for word, _, _ in found})
+            words.update(_near_misses(log_probs, alphabet, lexicon, near_misses))
+        found += _other_casings(log_probs, alphabet, lexicon, words, {word for word, _, _ in found} | {open_word})
     return (open_word, open_score, open_prior), found
 
 
-def _near_misses(log_probs, alphabet: Alphabet, lexicon: Lexicon, edits: int, known: set) -> list[tuple]:
-    """[(word, log P(word | ink), log prior)] for the lexicon words near the best path's reading, not in known."""
+def _near_misses(log_probs, alphabet: Alphabet, lexicon: Lexicon, edits: int) -> list[str]:
+    """The lexicon words (lowercase) within ``edits`` of the best path's reading, at most NEAR_MISS_LIMIT."""
     reading = alphabet.decode(ctc.best_path(log_probs))
-    if not reading:
-        return []
-    near = [cased for word in lexicon.within(reading, edits, NEAR_MISS_LIMIT)
-            if (cased := _cased_like(word, reading)) not in known and alphabet.covers(cased)]
-    scores = ctc.labellings_log_probs(log_probs, [alphabet.encode(word) for word in near])
-    return [(word, score, lexicon.log_prior[word.lower()]) for word, score in zip(near, scores)]
+    return lexicon.within(reading, edits, NEAR_MISS_LIMIT) if reading else []
 
 
-def _cased_like(word: str, reading: str) -> str:
-    """A lowercase word written as the reading is: UPPERCASE, Capitalised or lowercase."""
-    if len(reading) > 1 and reading.isupper():
-        return word.upper()
-    return word[:1].upper() + word[1:] if reading[:1].isupper() else word
+def _casings(word: str) -> tuple[str, str, str]:
+    """The ways a lexicon word may be written: lowercase, Capitalised, UPPERCASE."""
+    return word.lower(), word[:1].upper() + word[1:].lower(), word.upper()
+
+
+def _other_casings(log_probs, alphabet: Alphabet, lexicon: Lexicon, words, known: set) -> list[tuple]:
+    """[(word, log P(word | ink), log prior)] for every casing of ``words`` that the alphabet spells and is not
+    in ``known``, scored exactly in one batched pass."""
+    cased = sorted({c for word in words for c in _casings(word) if c not in known and alphabet.covers(c)})
+    scores = ctc.labellings_log_probs(log_probs, [alphabet.encode(c) for c in cased])
+    return [(c, score, lexicon.log_prior[c.lower()]) for c, score in zip(cased, scores)]
 
 
 def choose_word(open_reading, candidates, prior_weight: float, length_bonus: float, oov_prior: float) -> str:
