@@ -48,6 +48,7 @@ def variants(T, B, I, H, device):
         "LSTM reference loop": ("nn.LSTM", unroll.LSTM(I, H, backend="reference"), None),
         "nn.RNN": ("nn.RNN", nn.RNN(I, H), None),
         "RNN fused": ("nn.RNN", unroll.RNN(I, H), None),
+        "RNN torch backend": ("nn.RNN", unroll.RNN(I, H, backend="torch"), None),
     }
     if device.type != "cpu":  # the C++ loops are CPU-only: the fused path already runs the torch loop
         del cases["LSTM fused, torch loop"]

@@ -177,17 +177,21 @@ def test_train_writes_metrics_and_checkpoints_and_resumes(tmp_path, capsys):
     assert "other settings (lr)" in one_error_line(capsys)
 
 
-def test_train_runs_the_lstm_on_torch_kernels_and_resumes_on_the_fused_path(tmp_path, capsys):
+def test_train_runs_on_torch_kernels_and_resumes_on_the_fused_path(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--backend", "torch", "--out", str(out), "--steps", "2", "--quiet", *TINY]) == 0
     assert main(["train", "--out", str(out), "--resume", "--steps", "4", "--quiet", *TINY]) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith("trained 4 steps")
     assert steps_logged(out) == [1, 2, 3, 4]
+    rnn = tmp_path / "rnn"
+    assert main(["train", "--model", "rnn", "--backend", "torch", "--out", str(rnn), "--steps", "2", "--quiet",
+                 *TINY]) == 0
+    assert steps_logged(rnn) == [1, 2]
 
 
 def test_library_errors_are_one_line(tmp_path, capsys):
-    for argv in (["train", "--model", "rnn", "--peephole"], ["train", "--model", "rnn", "--backend", "torch"],
-                 ["train", "--peephole", "--backend", "torch"], ["train", "--length", "1"],
+    for argv in (["train", "--model", "rnn", "--peephole"], ["train", "--peephole", "--backend", "torch"],
+                 ["train", "--length", "1"],
                  ["train", "--resume", "--steps", "1"], ["train", "--batch-size", "0"]):
         assert main(argv) == 2, argv
         one_error_line(capsys)

@@ -26,8 +26,9 @@ def test_cuda_matches_cpu(kind):
         torch.testing.assert_close(a.cpu(), b, atol=1e-10, rtol=0)
 
 
-def test_torch_backend_on_cuda_matches_the_fused_path_on_cpu():
-    _, layer = twin_layers(unroll.LSTM, 3, 4, 2, bidirectional=True)
+@pytest.mark.parametrize("kind", [unroll.LSTM, unroll.RNN])
+def test_torch_backend_on_cuda_matches_the_fused_path_on_cpu(kind):
+    _, layer = twin_layers(kind, 3, 4, 2, bidirectional=True)
     x = torch.randn(7, 3, 3, dtype=torch.float64)
     lengths = torch.tensor([7, 2, 5])
     _, _, grads_cpu = run_with_grads(layer, x, lengths=lengths)

@@ -8,7 +8,7 @@ from torch import nn
 
 from .cells import torch_gate_order
 from .layers import LSTM, RNN, _Stacked
-from .time.torch_lstm import torch_parameter_suffix
+from .time.torch_kernels import torch_parameter_suffix
 
 
 def load_from_torch(ours: _Stacked, theirs: nn.RNNBase) -> None:

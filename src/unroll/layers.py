@@ -2,9 +2,9 @@
 
 Each layer owns one cell per (layer, direction) and unrolls it through time with the fused BPTT path
 (``backend="fused"``, the default) or the reference loop (``backend="reference"``, which also gives
-double backward and forward-mode AD); an LSTM without peepholes or cell clipping can also run on torch's
-own kernels (``backend="torch"``: cuDNN on CUDA, where the fused path is launch-bound). All read the same
-parameters, and ``layer.backend`` can be changed at any time.
+double backward and forward-mode AD); an LSTM without peepholes or cell clipping, and a tanh or ReLU RNN,
+can also run on torch's own kernels (``backend="torch"``: cuDNN on CUDA, where the fused path is
+launch-bound). All read the same parameters, and ``layer.backend`` can be changed at any time.
 """
 import functools
 
@@ -15,7 +15,7 @@ from torch.nn import functional as F
 from . import checks
 from .cells import FullyRecurrentCell, LSTMCell
 from .time import fused_unroll, reverse_padded, step_mask, unroll
-from .time.torch_lstm import parameterless_twin, torch_unroll
+from .time.torch_kernels import parameterless_twin, torch_unroll
 
 
 class _Stacked(nn.Module):
@@ -124,7 +124,8 @@ class LSTM(_Stacked):
     @functools.cached_property
     def _torch_twin(self) -> nn.LSTM:
         """The parameterless torch.nn.LSTM that ``backend="torch"`` runs (built on first use)."""
-        return parameterless_twin(self.input_size, self.hidden_size, self.num_layers, self.num_directions == 2)
+        return parameterless_twin(nn.LSTM, self.input_size, self.hidden_size, self.num_layers,
+                                  self.num_directions == 2)
 
     def _split_state(self, state, batch, x):
         if not (isinstance(state, tuple) and len(state) == 2):
@@ -153,19 +154,38 @@ class RNN(_StackedHidden):
     """Stacked, optionally bidirectional Elman RNN, like ``torch.nn.RNN``: h_t = f(W_ih x_t + W_hh h_{t-1} + b).
 
     nonlinearity: "tanh" or "relu" as in torch, or "logistic" / "linear". State h: (num_layers * D, B, H).
+    ``backend="torch"`` runs torch's kernels (tanh and ReLU only, which they have).
     """
+
+    backends = ("fused", "reference", "torch")
+    torch_nonlinearities = ("tanh", "relu")      # the units torch's RNN kernels have
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
                  bidirectional: bool = False, dropout: float = 0.0, learn_initial_state: bool = False,
                  backend: str = "fused", device=None, dtype=None):
         D = 2 if bidirectional else 1
+        self.nonlinearity = nonlinearity
         cells = [FullyRecurrentCell(input_size if layer == 0 else D * hidden_size, hidden_size,
                                     activation=nonlinearity, bias=bias,
                                     learn_initial_state=learn_initial_state, device=device, dtype=dtype)
                  for layer in range(checks.positive_int("num_layers", num_layers)) for _ in range(D)]
         super().__init__(cells, num_layers, bidirectional, batch_first, dropout, backend)
         self.hidden_size = hidden_size
+
+    @_Stacked.backend.setter
+    def backend(self, name: str) -> None:
+        if name == "torch" and self.nonlinearity not in self.torch_nonlinearities:
+            raise ValueError(f"backend 'torch': torch's RNN kernels have tanh and relu units only, not "
+                             f"{self.nonlinearity!r}; use 'fused'")
+        _Stacked.backend.fset(self, name)
+
+    @functools.cached_property
+    def _torch_twin(self) -> nn.RNN:
+        """The parameterless torch.nn.RNN that ``backend="torch"`` runs (built on first use)."""
+        return parameterless_twin(nn.RNN, self.input_size, self.hidden_size, self.num_layers,
+                                  self.num_directions == 2, nonlinearity=self.nonlinearity,
+                                  bias=self.cells[0].bias is not None)
 
 
 class FullyRecurrent(_StackedHidden):
