@@ -41,6 +41,6 @@ def _check_pair(ours, theirs) -> None:
     if not same:
         raise ValueError("load_from_torch: the layers differ in input_size, hidden_size, num_layers "
                          "or bidirectional")
-    if isinstance(ours, RNN) and ours.cells[0].activation[0] != theirs.nonlinearity:
+    if isinstance(ours, RNN) and ours.nonlinearity != theirs.nonlinearity:
         raise ValueError(f"load_from_torch: nonlinearity differs ({ours.cells[0].activation[0]} "
                          f"vs {theirs.nonlinearity})")

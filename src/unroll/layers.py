@@ -165,13 +165,17 @@ class RNN(_StackedHidden):
                  bidirectional: bool = False, dropout: float = 0.0, learn_initial_state: bool = False,
                  backend: str = "fused", device=None, dtype=None):
         D = 2 if bidirectional else 1
-        self.nonlinearity = nonlinearity
         cells = [FullyRecurrentCell(input_size if layer == 0 else D * hidden_size, hidden_size,
                                     activation=nonlinearity, bias=bias,
                                     learn_initial_state=learn_initial_state, device=device, dtype=dtype)
                  for layer in range(checks.positive_int("num_layers", num_layers)) for _ in range(D)]
         super().__init__(cells, num_layers, bidirectional, batch_first, dropout, backend)
         self.hidden_size = hidden_size
+
+    @property
+    def nonlinearity(self) -> str:
+        """The units' activation name, as the cells hold it."""
+        return self.cells[0].activation[0]
 
     @_Stacked.backend.setter
     def backend(self, name: str) -> None:

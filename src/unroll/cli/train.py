@@ -94,7 +94,8 @@ def add(commands) -> None:
     model.add_argument("--peephole", action="store_true", help="LSTM peephole connections from the cell to the gates")
     model.add_argument("--backend", choices=LSTM.backends, default="fused",
                        help="how the layer runs through time: the fused BPTT path, the reference autograd loop, or "
-                            "torch's own kernels, cuDNN on CUDA (an LSTM without peepholes, a tanh RNN) (default: %(default)s)")
+                            "torch's own kernels, cuDNN on CUDA (an LSTM without peepholes, a tanh RNN) "
+                            "(default: %(default)s)")
     fit_options = p.add_argument_group("training")
     choices = {"optimizer": OPTIMIZERS, "lr_schedule": LR_SCHEDULES, "omega_reduction": ("sum", "mean")}
     for field in fields(FitConfig):

@@ -158,9 +158,10 @@ def word_candidates(log_probs, alphabet: Alphabet, lexicon: Lexicon | None, beam
     The open reading is the prefix beam search's, guided by ``scorer`` (a charlm.PrefixScorer) if given; its
     log prior is the lexicon's when it is a lexicon word in a casing the lexicon allows. The lexicon search
     keeps ``beam`` prefixes on the trie, ranked by log P(prefix | ink) alone; the prior only ranks the
-    complete words that survive, so one search serves every setting of ``choose_word``. The beam loses words whose ink is misread in a letter or
-    two ("breakfost"), so the lexicon words within ``near_misses`` edits of the best path's reading (at most
-    NEAR_MISS_LIMIT of them) join the candidates (0: none). Every candidate word, and the open reading when it
+    complete words that survive, so one search serves every setting of ``choose_word``. The beam loses
+    words whose ink is misread in a letter or two ("breakfost"), so the lexicon words within
+    ``near_misses`` edits of the best path's reading (at most NEAR_MISS_LIMIT of them) join the candidates
+    (0: none). Every candidate word, and the open reading when it
     spells a lexicon word, is then offered in each casing the alphabet spells (lowercase, Capitalised,
     UPPERCASE), the casings the search did not reach scored exactly (chosen on the validation writers)."""
     open_labels = ctc.prefix_beam_search(log_probs, beam=beam, score=scorer)
@@ -188,10 +189,11 @@ def word_candidates(log_probs, alphabet: Alphabet, lexicon: Lexicon | None, beam
             node = lexicon.node(word) if word else None
             if node is not None and _END in node:
                 found.append((word, acoustic, node[_END]))
-        words = {word for word, _, _ in found} | ({open_word} if open_word and open_word in lexicon else set())
+        searched = {word for word, _, _ in found}
+        words = searched | ({open_word} if open_word and open_word in lexicon else set())
         if near_misses:
             words.update(_near_misses(log_probs, alphabet, lexicon, near_misses))
-        found += _other_casings(log_probs, alphabet, lexicon, words, {word for word, _, _ in found} | {open_word})
+        found += _other_casings(log_probs, alphabet, lexicon, words, searched | {open_word})
     return (open_word, open_score, open_prior), found
 
 
