@@ -1,9 +1,10 @@
 """Online handwriting recognition on UNIPEN writers held out from training: accuracy, speed, training time.
 
 Reads the test split's words (writers never seen in training; see unroll.handwriting.corpus), then reports
-character error rate (CER) and word accuracy for each decoder, and recognition speed on one CPU thread for the
-whole pipeline (normalise, resample, features, BLSTM, decode) with ratios against best-path decoding measured in
-the same run. Training time comes from the model's own record.
+character error rate (CER) and word accuracy for each decoder (an ensemble's, and its first network's alone),
+and recognition speed on one CPU thread for the whole pipeline (normalise, resample, features, BLSTM, decode)
+with ratios against the first network's best path measured in the same run. Training time comes from the
+model's own record (every network's, summed).
 
     python benchmarks/handwriting.py [--data ../shared/data/unipen] [--model DIR] [--speed-words 200] [--limit N]
                                      [--json out/handwriting-bench.json]
@@ -19,7 +20,7 @@ import torch
 
 from unroll import ctc
 from unroll.handwriting.corpus import labelled_words
-from unroll.handwriting.evaluate import log_probs_of, readings, word_errors
+from unroll.handwriting.evaluate import member_log_probs, readings, word_errors
 from unroll.handwriting.lexicon import choose_word
 from unroll.handwriting.recognize import Recognizer
 from unroll.handwriting.shipped import MODEL_DIR
@@ -37,6 +38,16 @@ def speed(recognizer, inks, decode) -> float:
             decode(lp)
         rates.append(len(inks) / (time.perf_counter() - t))
     return statistics.median(rates)
+
+
+def training_seconds(meta: dict) -> tuple[float, list]:
+    """The seconds every network trained (each run and the runs it started from, --init), and the runs."""
+    stages, runs = [], [m.get("training", {}) for m in meta.get("members", [meta])]
+    for training in runs:
+        while training:
+            stages.append(training)
+            training = training.get("started_from", {})
+    return sum(stage.get("seconds", 0) for stage in stages), stages
 
 
 def main() -> None:
@@ -57,30 +68,33 @@ def main() -> None:
     labels = [w.label for w in inks]
     print(f"test split: {len(labels)} words by {len(set(writers))} held-out writers "
           f"({', '.join(f'{k}: {v}' for k, v in skipped.items() if v)} left out)")
-    log_probs = log_probs_of(rec.model, list(feats))
+    log_probs = member_log_probs(rec.models, list(feats))
     read = readings(log_probs, rec.alphabet, rec.lexicon, rec.beam, rec.scorer)
     choice = (rec.prior_weight, rec.length_bonus, rec.oov_prior)
+    ink_alone = Recognizer(Path(args.model), lexicon=None, language_model=False)
     hyps = {"best path, no lexicon": [r["best_path"] for r in read],
-            "prefix beam, no lexicon": [rec.alphabet.decode(ctc.prefix_beam_search(lp, beam=rec.beam))
-                                        for lp in log_probs],
+            "prefix beam, no lexicon": [ink_alone.decode(lp) for lp in log_probs],
             "prefix beam + char LM, no lexicon": [r["open"][0] for r in read],
             "default lexicon (wordfreq en)": [choose_word(r["open"], r["candidates"], *choice) for r in read]}
+    if len(rec.models) > 1:           # what the ensemble adds to its first network
+        alone = Recognizer(Path(args.model), networks=1)
+        hyps["first network alone, default lexicon"] = [alone.decode(lp[:1]) for lp in log_probs]
     english = [i for i, k in enumerate(writers) if not k.startswith("sie/")]
     in_lexicon = [i for i, t in enumerate(labels) if t in rec.lexicon]
-    results = {"words": len(labels), "writers": len(set(writers)), "skipped": skipped,
+    results = {"words": len(labels), "writers": len(set(writers)), "skipped": skipped, "networks": len(rec.models),
                "lexicon_coverage": len(in_lexicon) / len(labels),
                "decoding": {"prior_weight": rec.prior_weight, "length_bonus": rec.length_bonus,
                             "oov_prior": rec.oov_prior, "lm_weight": rec.lm_weight,
                             "lm_length_bonus": rec.lm_length_bonus},
                "rows": {}}
     print(f"lexicon: {len(rec.lexicon)} words; {100 * results['lexicon_coverage']:.1f}% of test words are in it")
-    print(f"{'decoder':34s} {'CER':>7s} {'word acc':>9s} {'(English srcs)':>15s} {'(in-lexicon)':>13s}")
+    print(f"{'decoder':38s} {'CER':>7s} {'word acc':>9s} {'(English srcs)':>15s} {'(in-lexicon)':>13s}")
     for name, h in hyps.items():
         row = {"cer": ctc.character_error_rate(h, labels), "word_accuracy": ctc.word_accuracy(h, labels),
                "word_accuracy_english_sources": ctc.word_accuracy([h[i] for i in english], [labels[i] for i in english]),
                "word_accuracy_in_lexicon": ctc.word_accuracy([h[i] for i in in_lexicon], [labels[i] for i in in_lexicon])}
         results["rows"][name] = row
-        print(f"{name:34s} {100 * row['cer']:6.2f}% {100 * row['word_accuracy']:8.2f}% "
+        print(f"{name:38s} {100 * row['cer']:6.2f}% {100 * row['word_accuracy']:8.2f}% "
               f"{100 * row['word_accuracy_english_sources']:14.2f}% {100 * row['word_accuracy_in_lexicon']:12.2f}%")
     by_source = Counter(k.split("/")[0] for k in writers)
     lex = hyps["default lexicon (wordfreq en)"]
@@ -113,26 +127,24 @@ def main() -> None:
         for name, acc in results["other_languages"].items():
             print(f"word accuracy, {name}: {100 * acc:.2f}%")
     sample = list(inks[:args.speed_words])
-    from unroll.handwriting.lexicon import decode_word
-    decoders = {"best path": lambda lp: ctc.best_path(lp),
-                "prefix beam": lambda lp: decode_word(lp, rec.alphabet, None, rec.beam),
-                "beam + LM": lambda lp: decode_word(lp, rec.alphabet, None, rec.beam, scorer=rec.scorer()),
-                "lexicon": rec.decode}
-    rates = {name: speed(rec, sample, fn) for name, fn in decoders.items()}
+    first = Recognizer(Path(args.model), networks=1)
+    language_model = Recognizer(Path(args.model), lexicon=None)
+    decoders = {"best path": (first, lambda lp: ctc.best_path(lp[0])),
+                "prefix beam": (rec, ink_alone.decode),
+                "beam + LM": (rec, language_model.decode),
+                "lexicon": (rec, rec.decode)}
+    if len(rec.models) > 1:
+        decoders["lexicon, first network alone"] = (first, first.decode)
+    rates = {name: speed(reader, sample, fn) for name, (reader, fn) in decoders.items()}
     results["words_per_second_one_thread"] = rates
-    print(f"speed, one CPU thread, {len(sample)} words, whole pipeline (median of 3):")
+    print(f"speed, one CPU thread, {len(sample)} words, whole pipeline (median of 3; best path: the first "
+          f"network's):")
     for name, r in rates.items():
-        print(f"  {name:12s} {r:8.1f} words/s   x{r / rates['best path']:.3f} of best path")
-    training = rec.meta.get("training", {})
-    stages = []                       # the shipped run, then the runs it started from (--init)
-    while training:
-        stages.append(training)
-        training = training.get("started_from", {})
-    results["training_seconds"] = sum(stage.get("seconds", 0) for stage in stages) or None
+        print(f"  {name:30s} {r:8.1f} words/s   x{r / rates['best path']:.3f} of best path")
+    results["training_seconds"], stages = training_seconds(rec.meta)
     if results["training_seconds"]:
-        steps = " + ".join(str(stage["config"]["steps"]) for stage in reversed(stages))
-        print(f"training: {results['training_seconds'] / 60:.1f} min, {steps} steps, "
-              f"{stages[0].get('train_words')} words by {stages[0].get('train_writers')} writers")
+        print(f"training: {results['training_seconds'] / 60:.1f} min in {len(stages)} runs of "
+              f"{', '.join(str(stage['config']['steps']) for stage in stages)} steps, {len(rec.models)} network(s)")
     print(f"reference: {GRAVES_2009}")
     results["wall_seconds"] = time.perf_counter() - started
     print(f"benchmark wall time {results['wall_seconds']:.0f} s")

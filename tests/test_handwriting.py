@@ -26,7 +26,8 @@ def recognizer():
 def test_shipped_files_are_small_and_complete():
     assert (MODEL_DIR / "recognizer.safetensors").stat().st_size < 5_000_000
     meta = json.loads((MODEL_DIR / "recognizer.json").read_text())
-    assert meta["alphabet"].isalpha() and meta["model"]["num_layers"] >= 1
+    assert meta["alphabet"].isalpha() and all(m["model"]["num_layers"] >= 1 for m in meta["members"])
+    assert len(meta["members"]) > 1 and meta["dtype"] == "float16"
     assert {"prior_weight", "length_bonus", "oov_prior", "lm_weight", "lm_length_bonus"} <= set(meta["decoding"])
     assert (MODEL_DIR / "lexicon-en.tsv.gz").stat().st_size > 100_000
 
@@ -68,6 +69,10 @@ def test_cli_reads_stdin_and_rejects_conflicting_options(capsys):
     assert "unroll: error: language: wordfreq has no word list for 'xx'" in capsys.readouterr().err
     assert main(["recognize", str(SAMPLE_FILES[1]), "--beam", "1"]) == 0      # the narrowest beam reads too
     assert len(capsys.readouterr().out.splitlines()) == 5
+    assert main(["recognize", str(SAMPLE_FILES[1]), "--networks", "1"]) == 0   # the first network alone
+    assert len(capsys.readouterr().out.splitlines()) == 5
+    assert main(["recognize", str(SAMPLE_FILES[1]), "--networks", "9"]) == 2
+    assert "unroll: error: networks: the model has 3 network(s), got 9" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit:
         main(["recognize", str(SAMPLE_FILES[1]), "--beam", "0"])
     assert exit.value.code == 2 and "--beam: expected a positive integer, got 0" in capsys.readouterr().err

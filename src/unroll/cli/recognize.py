@@ -26,13 +26,17 @@ def add(commands) -> None:
     p.add_argument("--beam", type=positive_int, default=24, metavar="N",
                    help="prefixes each beam search keeps (default: %(default)s; 96 reads a few more words, at a "
                         "third of the speed: docs/handwriting.md)")
+    p.add_argument("--networks", type=positive_int, metavar="N",
+                   help="read with the model's first N networks (default: all; the shipped model has 3, and "
+                        "--networks 1 reads about 4x faster and 1.9 points fewer words: docs/handwriting.md)")
     p.add_argument("--no-language-model", action="store_true",
                    help="open-vocabulary reading from the ink alone (no character language model)")
     p.add_argument("--score", action="store_true",
                    help="print character error rate and word accuracy against the file's own labels on stderr")
     p.add_argument("--include-dir", metavar="DIR", help="UNIPEN include folder (default: found walking up)")
-    p.add_argument("--model", metavar="DIR", help="a model folder written by 'unroll train handwriting' "
-                                                  "(default: the shipped model)")
+    p.add_argument("--model", metavar="DIR", help="a model folder written by 'unroll train handwriting' or "
+                                                  "'unroll train handwriting-ensemble' (default: the shipped "
+                                                  "model)")
     p.add_argument("--explain", action="store_true",
                    help="draw the first word's CTC spikes, memory cells, trajectory and input sensitivity to -o")
     p.add_argument("-o", "--output", metavar="PNG", help="where --explain draws (required with --explain)")
@@ -60,7 +64,8 @@ def _run(args) -> int:
     doc = read_document(args.file, args.include_dir)
     lexicon = None if args.no_lexicon else (args.lexicon or "default")
     recognizer = Recognizer(Path(args.model) if args.model else MODEL_DIR, lexicon=lexicon,
-                            beam=args.beam, language_model=not args.no_language_model, language=args.language)
+                            beam=args.beam, language_model=not args.no_language_model, language=args.language,
+                            networks=args.networks)
     words = recognizer.read_words(doc.words)
     for w in words:
         print(w)

@@ -1,4 +1,5 @@
-"""unroll train handwriting: train the BLSTM/CTC ink recogniser on UNIPEN (reproduces the shipped model)."""
+"""unroll train handwriting: train the BLSTM/CTC ink recogniser on UNIPEN; unroll train handwriting-ensemble:
+join trained recognisers into the ensemble that ships."""
 from argparse import BooleanOptionalAction
 from dataclasses import fields
 
@@ -6,10 +7,11 @@ from .options import add_global_options, positive_int
 
 
 def add(train_parser) -> None:
-    """Give ``unroll train`` its optional ``handwriting`` subcommand."""
+    """Give ``unroll train`` its optional ``handwriting`` and ``handwriting-ensemble`` subcommands."""
     from ..train.handwriting import HandwritingConfig
 
-    sub = train_parser.add_subparsers(title="applications", dest="application", metavar="handwriting",
+    sub = train_parser.add_subparsers(title="applications", dest="application",
+                                      metavar="{handwriting,handwriting-ensemble}",
                                       required=False)
     p = sub.add_parser(
         "handwriting", help="train the online handwriting recogniser (BLSTM + CTC) on UNIPEN words",
@@ -34,6 +36,18 @@ def add(train_parser) -> None:
     p.add_argument("--export", metavar="DIR", help="write the final model here (recognizer.safetensors/.json)")
     p.set_defaults(run=_run)
     add_global_options(p)
+    e = sub.add_parser(
+        "handwriting-ensemble", help="join trained recognisers into one ensemble model folder",
+        description="Join model folders written by 'unroll train handwriting --export' (one network each) into "
+                    "one folder that 'unroll recognize --model' reads: the networks' weights in float16, each "
+                    "word read by all of them (docs/handwriting.md), the decoders tuned on the validation "
+                    "writers. The shipped model is such an ensemble.")
+    e.add_argument("members", nargs="+", metavar="MEMBER", help="model folders, the first one the explain "
+                   "picture's network")
+    e.add_argument("--data", default=HandwritingConfig.data, help="UNIPEN folder (default: %(default)s)")
+    e.add_argument("--export", metavar="DIR", required=True, help="write the ensemble's model folder here")
+    e.set_defaults(run=_run_ensemble)
+    add_global_options(e)
 
 
 def _run(args) -> int:
@@ -48,4 +62,14 @@ def _run(args) -> int:
     print(f"trained {config.steps} steps; validation CER {record.get('val_cer', float('nan')):.4f}, "
           f"word accuracy {record.get('val_word_accuracy', float('nan')):.4f}"
           + (f"; model in {args.export}" if args.export else ""), flush=True)
+    return 0
+
+
+def _run_ensemble(args) -> int:
+    from ..train.handwriting import export_ensemble
+
+    log = (lambda s: None) if args.quiet else print
+    decoding = export_ensemble(args.members, args.export, args.data, log)
+    print(f"ensemble of {len(args.members)} networks in {args.export}; validation word accuracy with the "
+          f"lexicon {decoding['word_accuracy']:.4f}", flush=True)
     return 0

@@ -87,11 +87,12 @@ def labelled_words(root, alphabet: Alphabet, spacing: float, skipped: dict | Non
                 yield word, f, key
 
 
-def read_corpus(root, spacing: float, alphabet: Alphabet, log=print) -> tuple[Corpus, dict]:
-    """Every usable labelled word (see ``labelled_words``), featurised, with the counts of what was skipped."""
+def read_corpus(root, spacing: float, alphabet: Alphabet, log=print, split: str | None = None) -> tuple[Corpus, dict]:
+    """Every usable labelled word (see ``labelled_words``; only writers of ``split`` if given), featurised,
+    with the counts of what was skipped."""
     skipped = {}
     feats, labels, writers = [], [], []
-    for word, f, key in labelled_words(root, alphabet, spacing, skipped, log):
+    for word, f, key in labelled_words(root, alphabet, spacing, skipped, log, split):
         feats.append(f)
         labels.append(word.label)
         writers.append(key)

@@ -1,6 +1,7 @@
 """Scoring a recogniser on featurised words, and choosing the decoders' settings on validation writers: the
 language model's weight and length bonus, then the word choice's prior weight, length bonus and log prior
 of a word outside the lexicon."""
+import functools
 import itertools
 
 import torch
@@ -8,7 +9,8 @@ import torch
 from .. import ctc
 from .batches import pad
 from .charlm import PrefixScorer
-from .lexicon import choose_word, word_candidates
+from .ensemble import ensemble_candidates
+from .lexicon import choose_word
 
 PRIOR_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
 LENGTH_BONUSES = (0.0, 1.0, 2.0, 3.0)
@@ -30,23 +32,30 @@ def log_probs_of(model, features: list, batch: int = 64) -> list[torch.Tensor]:
     return out
 
 
+def member_log_probs(models: list, features: list, batch: int = 64) -> list[torch.Tensor]:
+    """Per word (M, T_i, K): the log-probabilities of each of the M networks."""
+    return [torch.stack(parts) for parts in zip(*(log_probs_of(m, features, batch) for m in models))]
+
+
 def readings(log_probs: list, alphabet, lexicon, beam: int = 24, scorer=None) -> list[dict]:
-    """Per word: best path, the open-vocabulary beam reading guided by the language model a call of
-    ``scorer()`` returns (None: none) as (word, log P, log prior) ("open"), and the lexicon candidates."""
+    """Per word's (M, T, K) log-probabilities: the first network's best path, the open-vocabulary beam
+    reading guided by the language model a call of ``scorer()`` returns (None: none) as (word, log P, log
+    prior) ("open"), and the lexicon candidates (``ensemble.ensemble_candidates``)."""
     out = []
     for lp in log_probs:
-        open_reading, candidates = word_candidates(lp, alphabet, lexicon, beam, scorer() if scorer else None)
-        out.append({"best_path": alphabet.decode(ctc.best_path(lp)), "open": open_reading,
+        open_reading, candidates = ensemble_candidates(lp, alphabet, lexicon, beam, scorer)
+        out.append({"best_path": alphabet.decode(ctc.best_path(lp[0])), "open": open_reading,
                     "candidates": candidates})
     return out
 
 
 def tune_language_model(log_probs: list, labels: list, alphabet, model, beam: int = 24) -> dict:
-    """The (lm_weight, lm_length_bonus) whose language-model beam reading has the lowest CER on these words."""
+    """The (lm_weight, lm_length_bonus) whose language-model beam reading has the lowest CER on these words
+    (per word (M, T, K) log-probabilities)."""
     best = None
     for weight, bonus in itertools.product(LM_WEIGHTS, LM_LENGTH_BONUSES):
-        hyp = [alphabet.decode(ctc.prefix_beam_search(lp, beam=beam, score=PrefixScorer(
-            model, alphabet.chars, weight, bonus))) for lp in log_probs]
+        scorer = functools.partial(PrefixScorer, model, alphabet.chars, weight, bonus)
+        hyp = [ensemble_candidates(lp, alphabet, None, beam, scorer)[0][0] for lp in log_probs]
         cer = ctc.character_error_rate(hyp, labels)
         if best is None or cer < best["lm_cer"]:
             best = {"lm_weight": weight, "lm_length_bonus": bonus, "lm_cer": cer}

@@ -33,8 +33,9 @@ def cell_states(model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def explain(recognizer, ink: Ink) -> dict:
-    """The figure's data for one word: probabilities (T, K), decoded text, letter spans, cells, points,
-    pen-up flags and sensitivity (T,)."""
+    """The figure's data for one word, from the recogniser's first network (an ensemble's networks each
+    spike at their own frames; the picture shows one): probabilities (T, K), decoded text, letter spans,
+    cells, points, pen-up flags and sensitivity (T,)."""
     feats = torch.from_numpy(recognizer.features(ink))[:, None]
     if len(feats) == 0:
         raise ValueError("ink: expected a word with at least one pen-down point")

@@ -66,6 +66,11 @@ class Lexicon:
     def __contains__(self, word: str) -> bool:
         return word.lower() in self.log_prior
 
+    def written_prior(self, word: str) -> float | None:
+        """The log prior of ``word`` if it is a lexicon word written in a casing the lexicon allows
+        (lowercase, Capitalised, UPPERCASE), else None."""
+        return self.log_prior.get(word.lower()) if word in _casings(word) else None
+
     @classmethod
     def read(cls, path) -> "Lexicon":
         """A text file (optionally .gz) of ``word`` or ``word<TAB>frequency`` lines (frequency 1 if absent)."""
@@ -167,9 +172,7 @@ def word_candidates(log_probs, alphabet: Alphabet, lexicon: Lexicon | None, beam
     open_labels = ctc.prefix_beam_search(log_probs, beam=beam, score=scorer)
     open_word = alphabet.decode(open_labels)
     open_score = ctc.labelling_log_prob(log_probs, open_labels) if open_labels else -math.inf
-    open_prior = None
-    if lexicon is not None and open_word in _casings(open_word):
-        open_prior = lexicon.log_prior.get(open_word.lower())
+    open_prior = lexicon.written_prior(open_word) if lexicon is not None else None
     found = []
     if lexicon is not None:
         chars = alphabet.chars

@@ -1,12 +1,14 @@
-"""Reading ink with a trained recogniser: featurise each word, run the BLSTM once, decode with or without a
-lexicon, the open-vocabulary reading guided by a character language model of the language's words."""
+"""Reading ink with a trained recogniser: featurise each word, run the BLSTM (each network of an ensemble)
+once, decode with or without a lexicon, the open-vocabulary reading guided by a character language model of
+the language's words."""
 import torch
 
 from ..data.ink.ink import Ink
 from ..data.ink.preprocess import ink_to_features
 from .charlm import CharNgram, PrefixScorer
-from .evaluate import log_probs_of
-from .lexicon import Lexicon, decode_word, language_lexicon
+from .ensemble import ensemble_candidates
+from .evaluate import member_log_probs
+from .lexicon import Lexicon, choose_word, language_lexicon
 from .shipped import MODEL_DIR, load_model
 
 # decoding settings for a model folder that does not give them (the shipped one does)
@@ -14,7 +16,8 @@ DECODING = {"prior_weight": 0.5, "length_bonus": 2.0, "oov_prior": -25.0, "lm_we
 
 
 class Recognizer:
-    """A model with its alphabet, resampling spacing, (optional) lexicon and (optional) language model.
+    """A model (one network, or an ensemble's: ``models``) with its alphabet, resampling spacing, (optional)
+    lexicon and (optional) language model.
 
     ``language``: a wordfreq language code, or several joined by commas (``language_lexicon``); its lexicon is
     the default one and its words train the character language model (English ships with the package; another
@@ -22,11 +25,16 @@ class Recognizer:
     ``lexicon``: "default" (the language's), None (open vocabulary), a path, or a Lexicon.
     ``language_model``: whether a character n-gram model of the language's words guides the open-vocabulary
     reading (the reading itself without a lexicon, the fallback with one).
+    ``networks``: read with the model's first N networks only (None: all; 1 is several times faster).
     """
 
     def __init__(self, model_dir=MODEL_DIR, lexicon="default", beam: int = 24, language_model: bool = True,
-                 language: str = "en"):
-        self.model, self.alphabet, self.meta = load_model(model_dir)
+                 language: str = "en", networks: int | None = None):
+        self.models, self.alphabet, self.meta = load_model(model_dir)
+        if networks is not None:
+            if not 1 <= networks <= len(self.models):
+                raise ValueError(f"networks: the model has {len(self.models)} network(s), got {networks}")
+            self.models = self.models[:networks]
         decoding = {**DECODING, **self.meta.get("decoding", {})}
         self.prior_weight, self.length_bonus = decoding["prior_weight"], decoding["length_bonus"]
         self.oov_prior = decoding["oov_prior"]
@@ -48,20 +56,28 @@ class Recognizer:
     def features(self, ink: Ink):
         return ink_to_features(ink, self.meta["spacing"])
 
+    @property
+    def model(self):
+        """The first network (the one the explain picture shows)."""
+        return self.models[0]
+
     def log_probs(self, inks: list) -> list[torch.Tensor]:
-        """Per word, (T_i, K) log-probabilities (a word with no usable ink gives a (0, K) tensor)."""
+        """Per word, (M, T_i, K) log-probabilities of the M networks (a word with no usable ink gives
+        (M, 0, K))."""
         feats = [self.features(ink) for ink in inks]
         usable = [i for i, f in enumerate(feats) if len(f) > 0]
-        out = [torch.zeros(0, len(self.alphabet))] * len(inks)
-        for i, lp in zip(usable, log_probs_of(self.model, [feats[i] for i in usable])):
+        out = [torch.zeros(len(self.models), 0, len(self.alphabet))] * len(inks)
+        for i, lp in zip(usable, member_log_probs(self.models, [feats[i] for i in usable])):
             out[i] = lp
         return out
 
     def read_words(self, inks: list) -> list[str]:
         """One transcription per Ink."""
-        return [self.decode(lp) if len(lp) else "" for lp in self.log_probs(inks)]
+        return [self.decode(lp) if lp.shape[-2] else "" for lp in self.log_probs(inks)]
 
     def decode(self, log_probs: torch.Tensor) -> str:
-        """The word of one (T, K) log-probability matrix, with this recogniser's lexicon and language model."""
-        return decode_word(log_probs, self.alphabet, self.lexicon, self.beam, self.prior_weight, self.length_bonus,
-                           self.oov_prior, self.scorer())
+        """The word of one word's (M, T, K) log-probabilities (or one network's (T, K)), with this
+        recogniser's lexicon and language model."""
+        open_reading, candidates = ensemble_candidates(log_probs if log_probs.dim() == 3 else log_probs[None],
+                                                       self.alphabet, self.lexicon, self.beam, self.scorer)
+        return choose_word(open_reading, candidates, self.prior_weight, self.length_bonus, self.oov_prior)

@@ -26,8 +26,23 @@ def save_model(model: InkRecognizer, alphabet: Alphabet, spacing: float, directo
     atomic_write(directory / "recognizer.json", json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
 
-def load_model(directory=MODEL_DIR) -> tuple[InkRecognizer, Alphabet, dict]:
-    """(model in eval mode, alphabet, settings) from a directory written by ``save_model``."""
+def save_ensemble(members: list[InkRecognizer], records: list[dict], alphabet: Alphabet, spacing: float, directory,
+                  extra: dict | None = None):
+    """Write several networks (an ensemble, ``unroll.handwriting.ensemble``) into one model folder, their
+    weights in float16 (read back into float32; ``records``: each member's training record)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {f"{i}.{k}": v.detach().cpu().half().contiguous()
+               for i, member in enumerate(members) for k, v in member.state_dict().items()}
+    atomic_write(directory / "recognizer.safetensors", safetensors.torch.save(tensors))
+    doc = {"format": FORMAT, "version": 2, "alphabet": alphabet.chars, "spacing": spacing, "dtype": "float16",
+           "members": [{"model": m.config, "training": r} for m, r in zip(members, records)], **(extra or {})}
+    atomic_write(directory / "recognizer.json", json.dumps(doc, indent=1, sort_keys=True) + "\n")
+
+
+def load_model(directory=MODEL_DIR) -> tuple[list[InkRecognizer], Alphabet, dict]:
+    """(networks in eval mode, in float32: one, or an ensemble's members; alphabet; settings) from a
+    directory written by ``save_model`` or ``save_ensemble``."""
     directory = Path(directory)
     meta_path = directory / "recognizer.json"
     try:
@@ -36,7 +51,12 @@ def load_model(directory=MODEL_DIR) -> tuple[InkRecognizer, Alphabet, dict]:
         raise ValueError(f"model: no recognizer.json in {directory}") from None
     if meta.get("format") != FORMAT:
         raise ValueError(f"model: {meta_path} is not an unroll ink recognizer")
-    model = InkRecognizer(**meta["model"])
-    model.load_state_dict(safetensors.torch.load_file(directory / "recognizer.safetensors"))
-    model.eval()
-    return model, Alphabet(meta["alphabet"]), meta
+    tensors = safetensors.torch.load_file(directory / "recognizer.safetensors")
+    configs = [m["model"] for m in meta["members"]] if "members" in meta else [meta["model"]]
+    prefixes = [f"{i}." for i in range(len(configs))] if "members" in meta else [""]
+    models = []
+    for config, prefix in zip(configs, prefixes):
+        model = InkRecognizer(**config)
+        model.load_state_dict({k[len(prefix):]: v.float() for k, v in tensors.items() if k.startswith(prefix)})
+        models.append(model.eval())
+    return models, Alphabet(meta["alphabet"]), meta

@@ -1,6 +1,7 @@
 """Training the handwriting recogniser (unroll.handwriting) on UNIPEN words with CTC: the engine's checkpoints
 (resume bit for bit on one CPU thread), progress display, gradient clipping and data parallelism (under
 torchrun each rank reads its share of every batch); its own loop because words have variable length."""
+import functools
 import math
 import platform
 import time
@@ -19,10 +20,10 @@ from ..handwriting.augment import distort, distortions
 from ..handwriting.batches import bucketed_batches, pad
 from ..handwriting.corpus import load_corpus, read_corpus, save_corpus
 from ..handwriting.charlm import CharNgram, PrefixScorer
-from ..handwriting.evaluate import log_probs_of, readings, tune_decoding, tune_language_model
+from ..handwriting.evaluate import log_probs_of, member_log_probs, readings, tune_decoding, tune_language_model
 from ..handwriting.lexicon import DEFAULT_LEXICON, Lexicon
 from ..handwriting.model import InkRecognizer
-from ..handwriting.shipped import load_model, save_model
+from ..handwriting.shipped import load_model, save_ensemble, save_model
 from . import distributed, state
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .progress import RunProgress
@@ -73,7 +74,10 @@ def corpus_for(config: HandwritingConfig, cache_dir, alphabet: Alphabet, log=pri
 def _start_from(model: InkRecognizer, folder, alphabet: Alphabet) -> dict:
     """Copy the weights and standardisation of the model saved in ``folder`` (same alphabet and layers);
     returns that model's training record ({} if it has none)."""
-    start, start_alphabet, meta = load_model(folder)
+    members, start_alphabet, meta = load_model(folder)
+    if len(members) != 1:
+        raise ValueError(f"init: {folder} holds an ensemble of {len(members)} networks; start from one of them")
+    start = members[0]
     shape = lambda config: {k: v for k, v in config.items() if k != "dropout"}   # dropout holds no weights
     if shape(start.config) != shape(model.config) or start_alphabet.chars != alphabet.chars:
         raise ValueError(f"init: the model in {folder} ({start.config}) does not match this configuration "
@@ -201,17 +205,52 @@ def hardware(cluster) -> dict:
     return {"device": device.type, "name": name, "processes": cluster.world, "torch": torch.__version__}
 
 
-def export_recognizer(model: InkRecognizer, alphabet: Alphabet, spacing: float, val, folder, training: dict,
-                      log=print) -> None:
-    """Tune the decoders on the validation words ``val`` (a Corpus) and write the model folder: the language
-    model's weight and length bonus by CER, then the word choice's settings (evaluate.tune_decoding) by word
-    accuracy."""
-    model.eval()
-    log_probs, lexicon = log_probs_of(model, val.features), Lexicon.read(DEFAULT_LEXICON)
+def tuned_decoding(models: list, alphabet: Alphabet, val, log=print) -> dict:
+    """The decoders' settings tuned on the validation words ``val`` (a Corpus) for one network or an
+    ensemble's: the language model's weight and length bonus by CER, then the word choice's settings
+    (evaluate.tune_decoding) by word accuracy."""
+    log_probs, lexicon = member_log_probs(models, val.features), Lexicon.read(DEFAULT_LEXICON)
     language_model = CharNgram(lexicon.frequencies)
     lm = tune_language_model(log_probs, val.labels, alphabet, language_model)
-    read = readings(log_probs, alphabet, lexicon, scorer=lambda: PrefixScorer(
-        language_model, alphabet.chars, lm["lm_weight"], lm["lm_length_bonus"]))
+    read = readings(log_probs, alphabet, lexicon, scorer=functools.partial(
+        PrefixScorer, language_model, alphabet.chars, lm["lm_weight"], lm["lm_length_bonus"]))
     decoding = {**lm, **tune_decoding(read, val.labels)}
     log(f"decoding tuned on {len(val)} validation words: {decoding}")
-    save_model(model, alphabet, spacing, folder, {"decoding": decoding, "training": training})
+    return decoding
+
+
+def export_recognizer(model: InkRecognizer, alphabet: Alphabet, spacing: float, val, folder, training: dict,
+                      log=print) -> None:
+    """Tune the decoders on the validation words ``val`` (a Corpus) and write the model folder."""
+    model.eval()
+    save_model(model, alphabet, spacing, folder, {"decoding": tuned_decoding([model], alphabet, val, log),
+                                                  "training": training})
+
+
+def export_ensemble(member_folders: list, folder, data: str = HandwritingConfig.data, log=print,
+                    corpus=None) -> dict:
+    """Join trained recognisers (folders written by ``export_recognizer``, one network each, same alphabet
+    and spacing) into one ensemble folder (``shipped.save_ensemble``, weights in float16), the decoders tuned
+    for the ensemble on the validation writers of ``data`` (of ``corpus``, a Corpus, if given); returns the
+    decoding settings."""
+    if len(member_folders) < 2:
+        raise ValueError(f"members: expected at least two model folders, got {len(member_folders)}")
+    members, records, alphabet, spacing = [], [], None, None
+    for member in member_folders:
+        models, member_alphabet, meta = load_model(member)
+        if len(models) != 1:
+            raise ValueError(f"members: {member} is already an ensemble; give its members' folders")
+        if alphabet is not None and (member_alphabet.chars, meta["spacing"]) != (alphabet.chars, spacing):
+            raise ValueError(f"members: {member} has another alphabet or spacing than {member_folders[0]}")
+        alphabet, spacing = member_alphabet, meta["spacing"]
+        members.append(models[0])
+        records.append(meta.get("training", {}))
+    for model in members:           # decode as the saved float16 weights will
+        with torch.no_grad():
+            for tensor in model.state_dict().values():
+                tensor.copy_(tensor.half())
+    val = (corpus if corpus is not None else read_corpus(data, spacing, alphabet, log=lambda s: None,
+                                                          split="val")[0]).split("val")
+    decoding = tuned_decoding(members, alphabet, val, log)
+    save_ensemble(members, records, alphabet, spacing, folder, {"decoding": decoding})
+    return decoding
