@@ -72,13 +72,13 @@ def main() -> None:
     read = readings(log_probs, rec.alphabet, rec.lexicon, rec.beam, rec.scorer)
     choice = (rec.prior_weight, rec.length_bonus, rec.oov_prior)
     ink_alone = Recognizer(Path(args.model), lexicon=None, language_model=False)
+    first = Recognizer(Path(args.model), networks=1)
     hyps = {"best path, no lexicon": [r["best_path"] for r in read],
             "prefix beam, no lexicon": [ink_alone.decode(lp) for lp in log_probs],
             "prefix beam + char LM, no lexicon": [r["open"][0] for r in read],
             "default lexicon (wordfreq en)": [choose_word(r["open"], r["candidates"], *choice) for r in read]}
     if len(rec.models) > 1:           # what the ensemble adds to its first network
-        alone = Recognizer(Path(args.model), networks=1)
-        hyps["first network alone, default lexicon"] = [alone.decode(lp[:1]) for lp in log_probs]
+        hyps["first network alone, default lexicon"] = [first.decode(lp[:1]) for lp in log_probs]
     english = [i for i, k in enumerate(writers) if not k.startswith("sie/")]
     in_lexicon = [i for i, t in enumerate(labels) if t in rec.lexicon]
     results = {"words": len(labels), "writers": len(set(writers)), "skipped": skipped, "networks": len(rec.models),
@@ -127,7 +127,6 @@ def main() -> None:
         for name, acc in results["other_languages"].items():
             print(f"word accuracy, {name}: {100 * acc:.2f}%")
     sample = list(inks[:args.speed_words])
-    first = Recognizer(Path(args.model), networks=1)
     language_model = Recognizer(Path(args.model), lexicon=None)
     decoders = {"best path": (first, lambda lp: ctc.best_path(lp[0])),
                 "prefix beam": (rec, ink_alone.decode),
@@ -141,7 +140,8 @@ def main() -> None:
           f"network's):")
     for name, r in rates.items():
         print(f"  {name:30s} {r:8.1f} words/s   x{r / rates['best path']:.3f} of best path")
-    results["training_seconds"], stages = training_seconds(rec.meta)
+    seconds, stages = training_seconds(rec.meta)
+    results["training_seconds"] = seconds or None
     if results["training_seconds"]:
         print(f"training: {results['training_seconds'] / 60:.1f} min in {len(stages)} runs of "
               f"{', '.join(str(stage['config']['steps']) for stage in stages)} steps, {len(rec.models)} network(s)")

@@ -42,5 +42,5 @@ def _check_pair(ours, theirs) -> None:
         raise ValueError("load_from_torch: the layers differ in input_size, hidden_size, num_layers "
                          "or bidirectional")
     if isinstance(ours, RNN) and ours.nonlinearity != theirs.nonlinearity:
-        raise ValueError(f"load_from_torch: nonlinearity differs ({ours.cells[0].activation[0]} "
+        raise ValueError(f"load_from_torch: nonlinearity differs ({ours.nonlinearity} "
                          f"vs {theirs.nonlinearity})")

@@ -25,9 +25,9 @@ def ensemble_candidates(log_probs: torch.Tensor, alphabet: Alphabet, lexicon: Le
     ``word_candidates`` itself."""
     if log_probs.dim() != 3:
         raise ValueError(f"log_probs: expected (members, T, K), got shape {tuple(log_probs.shape)}")
-    if len(log_probs) == 1:
-        return word_candidates(log_probs[0], alphabet, lexicon, beam, scorer() if scorer else None)
     proposals = [word_candidates(lp, alphabet, lexicon, beam, scorer() if scorer else None) for lp in log_probs]
+    if len(proposals) == 1:
+        return proposals[0]
     priors, own = {}, []
     for (word, score, prior), candidates in proposals:
         known = {w: s for w, s, _ in candidates}
