@@ -170,9 +170,11 @@ def prefix_beam_search(log_probs, beam: int = 16, blank: int = 0, allowed=None, 
         raise ValueError(f"beam: expected a positive int, got {beam!r}")
     bonus = score or (lambda prefix, complete=False: 0.0)
     beams = {(): (0.0, -math.inf)}          # prefix -> (log P ending in blank, log P ending in a label)
+    above = lp > prune
+    above[:, blank] = False
     for t in range(len(lp)):
         row = lp[t].tolist()                 # Python floats: the scalar arithmetic below is several times faster
-        candidates = [k for k in np.flatnonzero(lp[t] > prune).tolist() if k != blank]
+        candidates = np.flatnonzero(above[t]).tolist()
         nxt = {}                             # prefix -> [log P ending in blank, log P ending in a label]
         for prefix, (pb, pnb) in beams.items():
             total = _logsumexp(pb, pnb)
@@ -197,6 +199,8 @@ def prefix_beam_search(log_probs, beam: int = 16, blank: int = 0, allowed=None, 
                     nxt[longer] = [-math.inf, value]
                 else:
                     entry[1] = _logsumexp(entry[1], value)
-        beams = dict(sorted(nxt.items(), key=lambda item: -(_logsumexp(*item[1]) + bonus(item[0])))[:beam])
+        if len(nxt) > beam:                  # on most frames (blank-heavy) nothing is pruned: no ranking needed
+            nxt = dict(sorted(nxt.items(), key=lambda item: -(_logsumexp(*item[1]) + bonus(item[0])))[:beam])
+        beams = nxt
     ranked = sorted(((list(p), _logsumexp(*s), bonus(p, True)) for p, s in beams.items()), key=lambda r: -r[1] - r[2])
     return ranked[0][0] if top is None else [(labels, log_p) for labels, log_p, _ in ranked[:top]]
