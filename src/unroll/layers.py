@@ -1,4 +1,5 @@
-"""The recurrent layers people compose: ``LSTM``, ``RNN`` and ``FullyRecurrent``, with torch.nn-like shapes.
+"""The recurrent layers people compose: ``LSTM``, ``RNN``, ``FullyRecurrent`` and the 1997 LSTM's
+``MemoryBlocks``, with torch.nn-like shapes.
 
 Each layer owns one cell per (layer, direction) and unrolls it through time with the fused BPTT path
 (``backend="fused"``, the default) or the reference loop (``backend="reference"``, which also gives
@@ -13,7 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import checks
-from .cells import FullyRecurrentCell, LSTMCell
+from .cells import FullyRecurrentCell, LSTMCell, MemoryBlockCell
 from .time import fused_unroll, reverse_padded, step_mask, unroll
 from .time.torch_kernels import parameterless_twin, torch_unroll
 
@@ -211,3 +212,36 @@ class FullyRecurrent(_StackedHidden):
     @property
     def cell(self) -> FullyRecurrentCell:
         return self.cells[0]
+
+
+class MemoryBlocks(_Stacked):
+    """The LSTM of Hochreiter & Schmidhuber 1997 (see ``MemoryBlockCell``): memory blocks with write and read
+    gates and no keep gate, the truncated gradient by default. One layer, one direction, the reference
+    unrolling only (autograd through the loop; the truncation is a detach).
+
+    Output: (T, B, blocks x cells_per_block); state (s, c): (1, B, U) recurrent sources and (1, B, N) cells.
+    """
+
+    backends = ("reference",)
+
+    def __init__(self, input_size: int, blocks: int, cells_per_block: int = 1, *,
+                 write_gate_biases=None, init_range: float = 0.1, truncate: bool = True,
+                 batch_first: bool = False, device=None, dtype=None):
+        cell = MemoryBlockCell(input_size, blocks, cells_per_block, write_gate_biases=write_gate_biases,
+                               init_range=init_range, truncate=truncate, device=device, dtype=dtype)
+        super().__init__([cell], 1, False, batch_first, 0.0, "reference")
+
+    @property
+    def cell(self) -> MemoryBlockCell:
+        return self.cells[0]
+
+    def _split_state(self, state, batch, x):
+        if not (isinstance(state, tuple) and len(state) == 2):
+            raise TypeError("state: expected a tuple (s, c) for MemoryBlocks")
+        checks.state(state[0], "state s", (1, batch, self.cell.num_sources), x)
+        checks.state(state[1], "state c", (1, batch, self.cell.num_cells), x)
+        return [(state[0][0], state[1][0])]
+
+    def _join_state(self, finals):
+        (s, c), = finals
+        return s[None], c[None]

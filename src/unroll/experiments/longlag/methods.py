@@ -11,6 +11,7 @@ import torch
 
 from ...data.task import Task
 from ...init import chrono_, identity_, sparse_
+from ...layers import MemoryBlocks
 from ...train import FitConfig, SequenceModel, build_model
 
 CLIP = 1.0   # gradient-norm threshold of every clipped method (Pascanu et al. 2013)
@@ -98,6 +99,22 @@ def lstm(hidden: int, chrono: bool = False):
     return build
 
 
+def memory_blocks(blocks: int, cells_per_block: int, write_gate_biases: tuple[float, ...], init_range: float = 0.1):
+    """The 1997 LSTM (``MemoryBlocks``: no keep gate, truncated gradient) as Hochreiter & Schmidhuber's Exp. 4:
+    every weight, the readout's too, from U[-init_range, init_range], the write gates' biases staggered."""
+    def build(task: Task, seed: int) -> SequenceModel:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            layer = MemoryBlocks(task.input_size, blocks, cells_per_block, write_gate_biases=write_gate_biases,
+                                 init_range=init_range)
+            model = SequenceModel(layer, task.output_size)
+            with torch.no_grad():
+                for p in model.readout.parameters():
+                    p.uniform_(-init_range, init_range)
+        return model
+    return build
+
+
 def martens_sparse(hidden: int, incoming: int = 15, input_std: float = 0.25):
     """A tanh RNN initialised as Martens & Sutskever 2011's code: W_hh ``incoming`` N(0, 1) / sqrt(incoming)
     weights per unit; W_in ``input_std`` N(0, 1); biases 0; the readout keeps the library default."""
@@ -153,8 +170,14 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            "u ~ U[1, T - 1], write-gate bias minus that"),
     Method("lstm-sgd", lstm(8), {"optimizer": "sgd", "lr": 0.5, "batch_size": 1}, 8,
            "Hochreiter & Schmidhuber 1997",
-           "online SGD (batch 1), lr 0.5 as 1997 Exp. 4; 8 cells with keep gates (1997 had none) and no "
-           "negative input-gate biases"),
+           "online SGD (batch 1), lr 0.5 as 1997 Exp. 4; 8 cells of today's LSTM, with keep gates (1997 had none) "
+           "and no negative input-gate biases (the 1997 cell itself: lstm-1997)"),
+    Method("lstm-1997", memory_blocks(2, 2, (-3.0, -6.0)), {"optimizer": "sgd", "lr": 0.5, "batch_size": 1}, 4,
+           "Hochreiter & Schmidhuber 1997",
+           "the 1997 LSTM (unroll.MemoryBlocks): 2 blocks of 2 cells sharing a write and a read gate, no keep gate, "
+           "the truncated gradient, weights U[-0.1, 0.1], write-gate biases -3 and -6 (Exp. 4's net, 93 weights on "
+           "adding, used for every task), online SGD (batch 1) lr 0.5; a linear output unit where 1997's was "
+           "logistic"),
     Method("tanh-hf", martens_sparse(100), HF, 100, "Martens & Sutskever 2011",
            "100 tanh units, sparse init (15 weights per unit / sqrt 15, W_in 0.25 N(0, 1)), L2 2e-5, structural "
            "damping mu = 1/30, lambda0 0.01; CPU-sized: gradient batch 1000 (not up to 10 x 1000), curvature "
