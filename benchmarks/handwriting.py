@@ -70,22 +70,19 @@ def main() -> None:
           f"({', '.join(f'{k}: {v}' for k, v in skipped.items() if v)} left out)")
     log_probs = member_log_probs(rec.models, list(feats))
     read = readings(log_probs, rec.alphabet, rec.lexicon, rec.beam, rec.scorer)
-    choice = (rec.prior_weight, rec.length_bonus, rec.oov_prior)
     ink_alone = Recognizer(Path(args.model), lexicon=None, language_model=False)
     first = Recognizer(Path(args.model), networks=1)
     hyps = {"best path, no lexicon": [r["best_path"] for r in read],
             "prefix beam, no lexicon": [ink_alone.decode(lp) for lp in log_probs],
             "prefix beam + char LM, no lexicon": [r["open"][0] for r in read],
-            "default lexicon (wordfreq en)": [choose_word(r["open"], r["candidates"], *choice) for r in read]}
+            "default lexicon (wordfreq en)": [choose_word(r["open"], r["candidates"], **rec.word_choice) for r in read]}
     if len(rec.models) > 1:           # what the ensemble adds to its first network
         hyps["first network alone, default lexicon"] = [first.decode(lp[:1]) for lp in log_probs]
     english = [i for i, k in enumerate(writers) if not k.startswith("sie/")]
     in_lexicon = [i for i, t in enumerate(labels) if t in rec.lexicon]
     results = {"words": len(labels), "writers": len(set(writers)), "skipped": skipped, "networks": len(rec.models),
                "lexicon_coverage": len(in_lexicon) / len(labels),
-               "decoding": {"prior_weight": rec.prior_weight, "length_bonus": rec.length_bonus,
-                            "oov_prior": rec.oov_prior, "lm_weight": rec.lm_weight,
-                            "lm_length_bonus": rec.lm_length_bonus},
+               "decoding": {**rec.word_choice, "lm_weight": rec.lm_weight, "lm_length_bonus": rec.lm_length_bonus},
                "rows": {}}
     print(f"lexicon: {len(rec.lexicon)} words; {100 * results['lexicon_coverage']:.1f}% of test words are in it")
     print(f"{'decoder':38s} {'CER':>7s} {'word acc':>9s} {'(English srcs)':>15s} {'(in-lexicon)':>13s}")

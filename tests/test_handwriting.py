@@ -13,6 +13,7 @@ from unroll.cli import main
 from unroll.data.ink import read_ink
 from unroll.experiments import handwriting
 from unroll.experiments.handwriting import CER_CEILING, SENSITIVITY_REACH, WORD_ACCURACY_FLOOR
+from unroll.handwriting.evaluate import WORD_CHOICE
 from unroll.handwriting.explain import cell_states
 from unroll.handwriting.recognize import Recognizer
 from unroll.handwriting.shipped import MODEL_DIR, SAMPLE_FILES, SAMPLE_INK
@@ -28,7 +29,7 @@ def test_shipped_files_are_small_and_complete():
     meta = json.loads((MODEL_DIR / "recognizer.json").read_text())
     assert meta["alphabet"].isalpha() and all(m["model"]["num_layers"] >= 1 for m in meta["members"])
     assert len(meta["members"]) > 1 and meta["dtype"] == "float16"
-    assert {"prior_weight", "length_bonus", "oov_prior", "lm_weight", "lm_length_bonus"} <= set(meta["decoding"])
+    assert {*WORD_CHOICE, "lm_weight", "lm_length_bonus"} <= set(meta["decoding"])
     assert (MODEL_DIR / "lexicon-en.tsv.gz").stat().st_size > 100_000
 
 

@@ -13,8 +13,9 @@ import torch
 from unroll import ctc
 from unroll.data.ink.hershey import synthesize
 from unroll.handwriting.alphabet import Alphabet
-from unroll.handwriting.evaluate import LM_LENGTH_BONUSES, LM_WEIGHTS, PRIOR_WEIGHTS, word_errors
-from unroll.handwriting.lexicon import (Lexicon, build_lexicon, choose_word, decode_word, language_lexicon,
+from unroll.handwriting.evaluate import (CAPITALISED_BONUSES, LM_LENGTH_BONUSES, LM_WEIGHTS, PRIOR_WEIGHTS,
+                                         WORD_CHOICE, tune_decoding, word_errors)
+from unroll.handwriting.lexicon import (Lexicon, build_lexicon, casing, choose_word, decode_word, language_lexicon,
                                         word_candidates, wordfreq_frequencies)
 from unroll.handwriting.recognize import Recognizer
 from unroll.train.checkpoint import load_checkpoint
@@ -88,6 +89,35 @@ def test_the_length_bonus_offsets_the_priors_preference_for_short_words():
     # scores: nora -8.0 + 4 b, anorak -12.9 + 6 b: the short frequent word wins until b passes 2.45
     assert choose_word(reading, candidates, 1.0, 2.0, -25.0) == "nora"
     assert choose_word(reading, candidates, 1.0, 3.0, -25.0) == "anorak"
+
+
+def test_casing_names_the_three_ways_a_lexicon_word_is_written():
+    assert [casing(w) for w in ("cat", "Cat", "C", "CAT", "cAT", "CaT", "3d")] == [
+        "lowercase", "Capitalised", "Capitalised", "UPPERCASE", "mixed", "mixed", "lowercase"]
+
+
+def test_the_casing_bonuses_move_a_close_call_between_casings_and_nothing_else():
+    prior = math.log(0.5)
+    candidates = [("cat", -4.0, prior), ("Cat", -4.4, prior), ("CAT", -5.5, prior), ("cot", -4.2, prior)]
+    reading = ("cat", -4.0, prior)
+    assert choose_word(reading, candidates, 1.0, 0.0, -25.0) == "cat"
+    assert choose_word(reading, candidates, 1.0, 0.0, -25.0, capitalised_bonus=0.5) == "Cat"
+    assert choose_word(reading, candidates, 1.0, 0.0, -25.0, uppercase_bonus=1.0) == "cat"      # 1.5 behind
+    assert choose_word(reading, candidates, 1.0, 0.0, -25.0, uppercase_bonus=2.0) == "CAT"
+    # an open reading outside the lexicon takes its casing's bonus too
+    assert choose_word(("Ox", -2.0, None), [("ox", -1.8, 0.0)], 1.0, 0.0, 0.0) == "ox"
+    assert choose_word(("Ox", -2.0, None), [("ox", -1.8, 0.0)], 1.0, 0.0, 0.0, capitalised_bonus=0.5) == "Ox"
+
+
+def test_tune_decoding_finds_the_capital_bonus_the_readings_need():
+    prior = math.log(0.5)
+    # every word is labelled Capitalised, and the ink scores it 0.3 below its lowercase form
+    read = [{"open": (w, -2.0, prior), "candidates": [(w, -2.0, prior), (w.capitalize(), -2.3, prior)]}
+            for w in ("cat", "dog", "ant")]
+    best = tune_decoding(read, ["Cat", "Dog", "Ant"])
+    assert best["word_accuracy"] == 1.0 and best["capitalised_bonus"] == min(b for b in CAPITALISED_BONUSES if b > 0.3)
+    assert best["uppercase_bonus"] == 0.0                                       # the first of the ties
+    assert set(best) == {*WORD_CHOICE, "word_accuracy"}
 
 
 def test_within_finds_the_nearest_lexicon_words_the_more_frequent_first():
@@ -215,6 +245,7 @@ def test_export_tunes_the_decoders_and_writes_a_model_the_recognizer_reads(tmp_p
     decoding = recognizer.meta["decoding"]
     assert decoding["lm_weight"] in LM_WEIGHTS and decoding["lm_length_bonus"] in LM_LENGTH_BONUSES
     assert decoding["prior_weight"] in PRIOR_WEIGHTS and 0 <= decoding["word_accuracy"] <= 1
+    assert recognizer.word_choice == {k: decoding[k] for k in WORD_CHOICE}
     assert recognizer.meta["training"]["config"]["steps"] == 40
     assert recognizer.meta["training"]["hardware"]["device"] == "cpu"
     assert recognizer.meta["training"]["hardware"]["processes"] == 1

@@ -12,6 +12,7 @@ from unroll.data.ink.hershey import synthesize
 from unroll.handwriting.alphabet import Alphabet
 from unroll.handwriting.charlm import CharNgram, PrefixScorer
 from unroll.handwriting.ensemble import ensemble_candidates
+from unroll.handwriting.evaluate import WORD_CHOICE
 from unroll.handwriting.lexicon import Lexicon, word_candidates
 from unroll.handwriting.model import InkRecognizer
 from unroll.handwriting.recognize import Recognizer
@@ -94,7 +95,7 @@ def test_joining_tunes_the_decoders_for_the_ensemble_and_refuses_what_it_cannot_
     decoding = export_ensemble(folders[:2], tmp_path / "ensemble", corpus=corpus, log=lambda s: None)
     meta = load_model(tmp_path / "ensemble")[2]
     assert meta["decoding"] == decoding and 0 <= decoding["word_accuracy"] <= 1
-    assert {"lm_weight", "prior_weight", "length_bonus", "oov_prior"} <= set(decoding)
+    assert {"lm_weight", *WORD_CHOICE} <= set(decoding)
     with pytest.raises(ValueError, match="expected at least two model folders"):
         export_ensemble(folders[:1], tmp_path / "one", corpus=corpus)
     with pytest.raises(ValueError, match="another alphabet or spacing"):

@@ -1,6 +1,6 @@
 """Scoring a recogniser on featurised words, and choosing the decoders' settings on validation writers: the
-language model's weight and length bonus, then the word choice's prior weight, length bonus and log prior
-of a word outside the lexicon."""
+language model's weight and length bonus, then the word choice's prior weight, length bonus, log prior
+of a word outside the lexicon and casing bonuses."""
 import functools
 import itertools
 
@@ -15,6 +15,9 @@ from .lexicon import choose_word
 PRIOR_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
 LENGTH_BONUSES = (0.0, 1.0, 2.0, 3.0)
 OOV_PRIORS = (-15.0, -20.0, -25.0, -30.0, -40.0)
+CAPITALISED_BONUSES = (0.0, 0.5, 1.0)
+UPPERCASE_BONUSES = (0.0, 1.0, 2.0)
+WORD_CHOICE = ("prior_weight", "length_bonus", "oov_prior", "capitalised_bonus", "uppercase_bonus")
 LM_WEIGHTS = (0.5, 1.0, 1.5)
 LM_LENGTH_BONUSES = (1.0, 2.0, 3.0)
 
@@ -63,12 +66,13 @@ def tune_language_model(log_probs: list, labels: list, alphabet, model, beam: in
 
 
 def tune_decoding(read: list, labels: list) -> dict:
-    """The choose_word settings (prior_weight, length_bonus, oov_prior) with the highest word accuracy."""
+    """The choose_word settings (WORD_CHOICE) with the highest word accuracy (ties: the first in the grid)."""
     best = None
-    for w, b, oov in itertools.product(PRIOR_WEIGHTS, LENGTH_BONUSES, OOV_PRIORS):
-        acc = ctc.word_accuracy([choose_word(r["open"], r["candidates"], w, b, oov) for r in read], labels)
+    for setting in itertools.product(PRIOR_WEIGHTS, LENGTH_BONUSES, OOV_PRIORS, CAPITALISED_BONUSES,
+                                     UPPERCASE_BONUSES):
+        acc = ctc.word_accuracy([choose_word(r["open"], r["candidates"], *setting) for r in read], labels)
         if best is None or acc > best["word_accuracy"]:
-            best = {"prior_weight": w, "length_bonus": b, "oov_prior": oov, "word_accuracy": acc}
+            best = {**dict(zip(WORD_CHOICE, setting)), "word_accuracy": acc}
     return best
 
 

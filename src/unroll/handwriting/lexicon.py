@@ -219,15 +219,33 @@ def _other_casings(log_probs, alphabet: Alphabet, lexicon: Lexicon, words, known
     return [(c, score, lexicon.log_prior[c.lower()]) for c, score in zip(cased, scores)]
 
 
-def choose_word(open_reading, candidates, prior_weight: float, length_bonus: float, oov_prior: float) -> str:
+def choose_word(open_reading, candidates, prior_weight: float, length_bonus: float, oov_prior: float,
+                capitalised_bonus: float = 0.0, uppercase_bonus: float = 0.0) -> str:
     """The reading with the highest log P(word | ink) + prior_weight x log prior + length_bonus x len(word)
-    among the lexicon candidates and the open reading, whose log prior is ``oov_prior`` when it is not a
-    lexicon word (the length bonus offsets the prior's preference for short words)."""
+    + its casing's bonus among the lexicon candidates and the open reading, whose log prior is ``oov_prior``
+    when it is not a lexicon word (the length bonus offsets the prior's preference for short words; the
+    casing bonuses, ``capitalised_bonus`` and ``uppercase_bonus`` by ``casing(word)``, offset the networks'
+    preference for small letters)."""
     word, acoustic, prior = open_reading
     options = list(candidates) + ([(word, acoustic, oov_prior if prior is None else prior)] if word else [])
     if not options:
         return word
-    return max(options, key=lambda c: c[1] + prior_weight * c[2] + length_bonus * len(c[0]))[0]
+    bonus = {"Capitalised": capitalised_bonus, "UPPERCASE": uppercase_bonus}
+
+    def score(option):
+        word, acoustic, prior = option
+        return acoustic + prior_weight * prior + length_bonus * len(word) + bonus.get(casing(word), 0.0)
+    return max(options, key=score)[0]
+
+
+def casing(word: str) -> str:
+    """The casing of ``word``: "lowercase" (no capitals), "Capitalised" (a capital, then no capitals; a
+    capital alone too), "UPPERCASE" (capitals, no small letters) or "mixed"."""
+    if word == word.lower():
+        return "lowercase"
+    if word[:1].isupper() and word[1:] == word[1:].lower():
+        return "Capitalised"
+    return "UPPERCASE" if word == word.upper() else "mixed"
 
 
 def decode_word(log_probs, alphabet: Alphabet, lexicon: Lexicon | None = None, beam: int = 24,

@@ -7,12 +7,13 @@ from ..data.ink.ink import Ink
 from ..data.ink.preprocess import ink_to_features
 from .charlm import CharNgram, PrefixScorer
 from .ensemble import ensemble_candidates
-from .evaluate import member_log_probs
+from .evaluate import WORD_CHOICE, member_log_probs
 from .lexicon import Lexicon, choose_word, language_lexicon
 from .shipped import MODEL_DIR, load_model
 
 # decoding settings for a model folder that does not give them (the shipped one does)
-DECODING = {"prior_weight": 0.5, "length_bonus": 2.0, "oov_prior": -25.0, "lm_weight": 1.0, "lm_length_bonus": 2.0}
+DECODING = {"prior_weight": 0.5, "length_bonus": 2.0, "oov_prior": -25.0, "capitalised_bonus": 0.0,
+            "uppercase_bonus": 0.0, "lm_weight": 1.0, "lm_length_bonus": 2.0}
 
 
 class Recognizer:
@@ -36,8 +37,7 @@ class Recognizer:
                 raise ValueError(f"networks: the model has {len(self.models)} network(s), got {networks}")
             self.models = self.models[:networks]
         decoding = {**DECODING, **self.meta.get("decoding", {})}
-        self.prior_weight, self.length_bonus = decoding["prior_weight"], decoding["length_bonus"]
-        self.oov_prior = decoding["oov_prior"]
+        self.word_choice = {k: decoding[k] for k in WORD_CHOICE}      # choose_word's settings
         self.lm_weight, self.lm_length_bonus = decoding["lm_weight"], decoding["lm_length_bonus"]
         self.beam = beam
         words = language_lexicon(language, self.alphabet) if lexicon == "default" or language_model else None
@@ -80,4 +80,4 @@ class Recognizer:
         recogniser's lexicon and language model."""
         open_reading, candidates = ensemble_candidates(log_probs if log_probs.dim() == 3 else log_probs[None],
                                                        self.alphabet, self.lexicon, self.beam, self.scorer)
-        return choose_word(open_reading, candidates, self.prior_weight, self.length_bonus, self.oov_prior)
+        return choose_word(open_reading, candidates, **self.word_choice)
