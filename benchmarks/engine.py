@@ -1,8 +1,9 @@
 """Training-step time (forward + backward) of unroll's layers against torch.nn, on CPU or CUDA.
 
 Prints, for each thread count and shape (T, B, I, H), the median time of each variant and its ratio
-to the anchor measured in the same run (torch.nn.LSTM for the LSTM rows, torch.nn.RNN for the RNN
-rows). Variants run round-robin, so machine noise hits them alike.
+to the anchor measured in the same run (torch.nn.LSTM for the LSTM rows and for the 1997 LSTM's, whose
+H cells sit in H / 2 blocks of 2, torch.nn.RNN for the RNN rows). Variants run round-robin, so machine
+noise hits them alike. The shape 100,1,2,4 is the 1997 adding net (Exp. 4) trained online.
 
     python benchmarks/engine.py [--threads 1,0] [--min-time 2] [--device cuda] [--json out.json]
 
@@ -39,6 +40,7 @@ def variants(T, B, I, H, device):
     """name -> (anchor name, module, context) for one shape."""
     torch.manual_seed(0)
     lstm_fused = unroll.LSTM(I, H)
+    blocks_fused = unroll.MemoryBlocks(I, max(H // 2, 1), 2)
     cases = {
         "nn.LSTM": ("nn.LSTM", nn.LSTM(I, H), None),
         "LSTM fused": ("nn.LSTM", lstm_fused, None),
@@ -46,12 +48,15 @@ def variants(T, B, I, H, device):
         "LSTM torch backend": ("nn.LSTM", unroll.LSTM(I, H, backend="torch"), None),
         "LSTM peephole fused": ("nn.LSTM", unroll.LSTM(I, H, peephole=True), None),
         "LSTM reference loop": ("nn.LSTM", unroll.LSTM(I, H, backend="reference"), None),
+        "MemoryBlocks fused": ("nn.LSTM", blocks_fused, None),
+        "MemoryBlocks fused, torch loop": ("nn.LSTM", blocks_fused, plain_torch_loops),
+        "MemoryBlocks reference loop": ("nn.LSTM", unroll.MemoryBlocks(I, max(H // 2, 1), 2, backend="reference"), None),
         "nn.RNN": ("nn.RNN", nn.RNN(I, H), None),
         "RNN fused": ("nn.RNN", unroll.RNN(I, H), None),
         "RNN torch backend": ("nn.RNN", unroll.RNN(I, H, backend="torch"), None),
     }
     if device.type != "cpu":  # the C++ loops are CPU-only: the fused path already runs the torch loop
-        del cases["LSTM fused, torch loop"]
+        del cases["LSTM fused, torch loop"], cases["MemoryBlocks fused, torch loop"]
     return {name: (anchor, module.to(device), context) for name, (anchor, module, context) in cases.items()}
 
 
@@ -111,7 +116,7 @@ def main():
     for threads in (int(t) or default_threads for t in args.threads.split(",")):
         torch.set_num_threads(threads)
         print(f"\n## {threads} thread(s): median ms per training step (forward + backward)")
-        print(f"{'T,B,I,H':>16}  {'variant':<24} {'ms':>9} {'ratio':>7}  vs")
+        print(f"{'T,B,I,H':>16}  {'variant':<30} {'ms':>9} {'ratio':>7}  vs")
         for shape in shapes:
             medians, anchors = measure(shape, args.min_time, device)
             for name, seconds in medians.items():
@@ -119,7 +124,7 @@ def main():
                 ratio = seconds / medians[anchor]
                 results.append({"device": args.device, "threads": threads, "shape": shape, "variant": name, "ms": seconds * 1e3,
                                 "anchor": anchor, "ratio": ratio})
-                print(f"{','.join(map(str, shape)):>16}  {name:<24} {seconds * 1e3:9.2f} {ratio:7.2f}  {anchor}")
+                print(f"{','.join(map(str, shape)):>16}  {name:<30} {seconds * 1e3:9.2f} {ratio:7.2f}  {anchor}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"torch": torch.__version__, "device": _device_name(device), "native": native.available(),

@@ -26,6 +26,17 @@ def test_cuda_matches_cpu(kind):
         torch.testing.assert_close(a.cpu(), b, atol=1e-10, rtol=0)
 
 
+@pytest.mark.parametrize("truncate", [True, False])
+def test_memory_blocks_fused_on_cuda_match_the_reference_on_cpu(truncate):
+    ref, fus = twin_layers(unroll.MemoryBlocks, 3, 2, 2, truncate=truncate)
+    x = torch.randn(7, 3, 3, dtype=torch.float64)
+    lengths = torch.tensor([7, 2, 5])
+    _, _, grads_cpu = run_with_grads(ref, x, lengths=lengths)
+    _, _, grads_gpu = run_with_grads(fus.cuda(), x.cuda(), lengths=lengths)
+    for a, b in zip(grads_gpu, grads_cpu):
+        torch.testing.assert_close(a.cpu(), b, atol=1e-10, rtol=0)
+
+
 @pytest.mark.parametrize("kind", [unroll.LSTM, unroll.RNN])
 def test_torch_backend_on_cuda_matches_the_fused_path_on_cpu(kind):
     _, layer = twin_layers(kind, 3, 4, 2, bidirectional=True)

@@ -88,11 +88,41 @@ def test_truncated_gradient_is_the_gradient_with_the_recurrent_sources_frozen():
     assert not torch.allclose(full, got[1])
 
 
+@pytest.mark.parametrize("truncate", [True, False])
+@pytest.mark.parametrize("lengths", [None, [7, 4, 1]])
+@pytest.mark.parametrize("loops", ["native", "torch"])
+def test_the_fused_path_equals_the_reference(truncate, lengths, loops, request):
+    """Outputs, final state and every gradient (inputs, initial state, weights), with padding too."""
+    if loops == "torch":
+        request.getfixturevalue("pure_torch_kernels")
+    torch.manual_seed(0)
+    layer = unroll.MemoryBlocks(3, 2, 3, truncate=truncate, dtype=torch.float64)
+    x = torch.randn(7, 3, 3, dtype=torch.float64, requires_grad=True)
+    s0 = (0.5 * torch.randn(1, 3, layer.cell.num_sources, dtype=torch.float64)).requires_grad_()
+    c0 = torch.randn(1, 3, layer.cell.num_cells, dtype=torch.float64, requires_grad=True)
+    results = {}
+    for backend in ("reference", "fused"):
+        layer.backend = backend
+        y, (s, c) = layer(x, (s0, c0), lengths=None if lengths is None else torch.tensor(lengths))
+        weights = torch.linspace(-1, 1, y.numel(), dtype=torch.float64).view_as(y)
+        loss = (y * weights).sum() + s.pow(2).sum() + 0.7 * c.sum()
+        grads = torch.autograd.grad(loss, (x, s0, c0, *layer.parameters()), allow_unused=True,
+                                    materialize_grads=True)
+        results[backend] = (y, s, c, *grads)
+    for fused, reference in zip(results["fused"], results["reference"]):
+        torch.testing.assert_close(fused, reference, rtol=1e-12, atol=1e-12)
+    if truncate:
+        assert not results["fused"][4].any()       # no error reaches s0 through the cut sources
+    with pytest.raises(RuntimeError, match="backend='reference'"):
+        y, _ = layer(x)
+        g, = torch.autograd.grad(y.sum(), layer.cell.weight_hh, create_graph=True)
+
+
 def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="write_gate_biases"):
         unroll.MemoryBlocks(2, 2, 2, write_gate_biases=(-1.0,))
     with pytest.raises(ValueError, match="backend"):
-        unroll.MemoryBlocks(2, 2).backend = "fused"
+        unroll.MemoryBlocks(2, 2).backend = "torch"
     with pytest.raises(TypeError, match=r"\(s, c\)"):
         unroll.MemoryBlocks(2, 2)(torch.zeros(3, 1, 2), torch.zeros(1, 1, 4))
 

@@ -7,7 +7,7 @@ import torch
 from torch.utils import cpp_extension
 
 from unroll.cells.activations import NAMES
-from unroll.time import lstm_recurrence, native, rnn_recurrence
+from unroll.time import lstm_recurrence, memory_blocks_recurrence, native, rnn_recurrence
 
 TOLERANCE = {torch.float64: 1e-12, torch.float32: 1e-5}
 
@@ -102,6 +102,24 @@ def test_rnn_matches_torch_recurrence(dtype, batch, masked, kinds):
 def test_lstm_large_weights(dtype):
     """Weights past the cache-sized limit take the whole batch per product."""
     test_lstm_matches_torch_recurrence(dtype, 11, True, True, None, hidden=400)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("batch", [1, 11])
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("blocks, k", [(2, 2), (5, 8)])
+def test_memory_blocks_forward_matches_torch_recurrence(dtype, batch, masked, blocks, k):
+    gen = torch.Generator().manual_seed(0)
+    steps, cells = 9, blocks * k
+    units = cells + 2 * blocks
+    xproj = torch.randn(steps, batch, units, generator=gen, dtype=dtype)
+    w_hh = torch.randn(units, units, generator=gen, dtype=dtype) / units ** 0.5
+    s0 = _expanded(gen, batch, units, dtype)
+    c0 = _expanded(gen, batch, cells, dtype)
+    mask = _mask(_lengths(steps, batch), steps, dtype) if masked else None
+    expected = memory_blocks_recurrence.forward(xproj, s0, c0, w_hh, k, mask)
+    for a, e in zip(native.memory_blocks_forward(xproj, s0, c0, w_hh, k, mask), expected):
+        _close(a, e, dtype)
 
 
 def test_empty_sequence():

@@ -216,20 +216,19 @@ class FullyRecurrent(_StackedHidden):
 
 class MemoryBlocks(_Stacked):
     """The LSTM of Hochreiter & Schmidhuber 1997 (see ``MemoryBlockCell``): memory blocks with write and read
-    gates and no keep gate, the truncated gradient by default. One layer, one direction, the reference
-    unrolling only (autograd through the loop; the truncation is a detach).
+    gates and no keep gate, the truncated gradient by default. One layer, one direction; the fused path
+    (hand-derived BPTT, the default) or the reference loop (autograd through the loop; the truncation is a
+    detach).
 
     Output: (T, B, blocks x cells_per_block); state (s, c): (1, B, U) recurrent sources and (1, B, N) cells.
     """
 
-    backends = ("reference",)
-
     def __init__(self, input_size: int, blocks: int, cells_per_block: int = 1, *,
                  write_gate_biases=None, init_range: float = 0.1, truncate: bool = True,
-                 batch_first: bool = False, device=None, dtype=None):
+                 batch_first: bool = False, backend: str = "fused", device=None, dtype=None):
         cell = MemoryBlockCell(input_size, blocks, cells_per_block, write_gate_biases=write_gate_biases,
                                init_range=init_range, truncate=truncate, device=device, dtype=dtype)
-        super().__init__([cell], 1, False, batch_first, 0.0, "reference")
+        super().__init__([cell], 1, False, batch_first, 0.0, backend)
 
     @property
     def cell(self) -> MemoryBlockCell:

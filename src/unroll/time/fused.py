@@ -3,15 +3,16 @@
 The input projection of every step is one matrix product before the loop; after the backward loop
 each weight's gradient, the sum over its copies in time, is again one matrix product over all
 steps. The loops themselves run in C++ (``native``) on CPU when it is built, and otherwise in plain
-torch (``lstm_recurrence``, ``rnn_recurrence``), which is also the CUDA path.
+torch (``lstm_recurrence``, ``rnn_recurrence``, ``memory_blocks_recurrence``), which is also the CUDA
+path (the 1997 LSTM's backward runs in torch everywhere).
 
 The fused paths give first derivatives only: forward-mode AD and double backward raise an error
 that points to ``backend="reference"``.
 """
 import torch
 
-from ..cells import LSTMCell, FullyRecurrentCell, activations
-from . import lstm_recurrence, native, rnn_recurrence
+from ..cells import LSTMCell, FullyRecurrentCell, MemoryBlockCell, activations
+from . import lstm_recurrence, memory_blocks_recurrence, native, rnn_recurrence
 
 _NO_JVP = "has no forward-mode AD (torch.func.jvp); use backend='reference' for it"
 _NO_DOUBLE = "cannot be differentiated twice (no double backward); use backend='reference' for it"
@@ -134,6 +135,46 @@ class FusedRNN(torch.autograd.Function):
         raise RuntimeError("the fused RNN path " + _NO_JVP)
 
 
+class FusedMemoryBlocks(torch.autograd.Function):
+    """(x, s0, c0, w_ih, w_hh, bias, cells_per_block, truncate, mask) -> (ss, cs, gs), each (T, B, .)."""
+
+    @staticmethod
+    def forward(x, s0, c0, w_ih, w_hh, bias, cells_per_block, truncate, mask):
+        T, B, _ = x.shape
+        xproj = torch.addmm(bias, _steps_matrix(x), w_ih.t()).view(T, B, -1)
+        kernel = native.memory_blocks_forward if _use_native(x) else memory_blocks_recurrence.forward
+        return kernel(xproj, s0, c0, w_hh, cells_per_block, mask)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, s0, c0, w_ih, w_hh, bias, cells_per_block, truncate, mask = inputs
+        ss, cs, gs = output
+        ctx.mark_non_differentiable(gs)
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(x, s0, w_ih, w_hh, mask, ss, cs, gs)
+        ctx.cells_per_block, ctx.truncate = cells_per_block, truncate
+
+    @staticmethod
+    def backward(ctx, grad_ss, grad_cs, _grad_gs):
+        if torch.is_grad_enabled():
+            raise RuntimeError("the fused MemoryBlocks path " + _NO_DOUBLE)
+        x, s0, w_ih, w_hh, mask, ss, cs, gs = ctx.saved_tensors
+        grad_ss = torch.zeros_like(ss) if grad_ss is None else grad_ss
+        grad_cs = torch.zeros_like(cs) if grad_cs is None else grad_cs
+        d, ds0, dc0 = memory_blocks_recurrence.backward(grad_ss, grad_cs, ss, cs, gs, w_hh, ctx.cells_per_block,
+                                                        ctx.truncate, mask)
+        d2 = _steps_matrix(d)
+        need = ctx.needs_input_grad
+        dx = (d2 @ w_ih).view_as(x) if need[0] else None
+        dw_ih, dw_hh = _weight_grads(d2, x, s0, ss, need[3], need[4])
+        dbias = d2.sum(0) if need[5] else None
+        return dx, ds0, dc0, dw_ih, dw_hh, dbias, None, None, None
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        raise RuntimeError("the fused MemoryBlocks path " + _NO_JVP)
+
+
 def _codes(names: tuple[str, ...]) -> torch.Tensor:
     return torch.tensor([activations.code(n) for n in names], dtype=torch.int64)
 
@@ -142,7 +183,8 @@ def fused_unroll(cell, x: torch.Tensor, state=None, mask: torch.Tensor | None = 
     """The fused counterpart of ``reference.unroll`` (same arguments and results, less the Trace).
 
     Returns (ys (T, B, O), final state, internals) where internals maps names to (T, B, .) tensors:
-    ``hidden`` and, for an LSTM, ``cell`` and ``gates`` ((T, B, 4H) in ``cells.GATES`` order).
+    ``hidden`` and, for an LSTM, ``cell`` and ``gates`` ((T, B, 4H) in ``cells.GATES`` order); for the 1997
+    LSTM, ``cell``, ``cell_input`` and ``sources`` (cell outputs, write gates, read gates).
     """
     if state is None:
         state = cell.initial_state(x.shape[1])
@@ -157,4 +199,12 @@ def fused_unroll(cell, x: torch.Tensor, state=None, mask: torch.Tensor | None = 
                             cell.activation, mask)
         ys = cell.read_out(hs if mask is None else hs * mask)
         return ys, hs[-1], {"hidden": hs}
-    raise TypeError(f"cell: the fused path runs LSTMCell and FullyRecurrentCell, got {type(cell).__name__}")
+    if isinstance(cell, MemoryBlockCell):
+        s0, c0 = state
+        ss, cs, gs = FusedMemoryBlocks.apply(x, s0, c0, cell.weight_ih, cell.weight_hh, cell.bias,
+                                             cell.cells_per_block, cell.truncate, mask)
+        hs = ss[..., :cell.num_cells]
+        ys = hs if mask is None else hs * mask
+        return ys, (ss[-1], cs[-1]), {"hidden": hs, "cell": cs, "cell_input": gs, "sources": ss}
+    raise TypeError("cell: the fused path runs LSTMCell, FullyRecurrentCell and MemoryBlockCell, "
+                    f"got {type(cell).__name__}")

@@ -1,8 +1,8 @@
-"""C++ time loops of the fused LSTM and fully recurrent paths and of the sparse reservoir (CPU, float32
-and float64).
+"""C++ time loops of the fused LSTM and fully recurrent paths, of the 1997 LSTM's forward and of the sparse
+reservoir (CPU, float32 and float64).
 
-The same functions as ``unroll.time.lstm_recurrence``, ``unroll.time.rnn_recurrence`` and the numpy
-loop of ``unroll.reservoir.Reservoir``, compiled
+The same functions as ``unroll.time.lstm_recurrence``, ``unroll.time.rnn_recurrence``,
+``unroll.time.memory_blocks_recurrence.forward`` and the numpy loop of ``unroll.reservoir.Reservoir``, compiled
 on first use with ``torch.utils.cpp_extension`` into a per-user cache directory
 (``$XDG_CACHE_HOME/unroll``, default ``~/.cache/unroll``) and called through ``torch.ops``.
 Callers check ``available()`` and pass CPU tensors of one floating dtype. ``UNROLL_NATIVE=0`` in
@@ -142,6 +142,11 @@ def rnn_forward(xproj, h0, w_hh, activation_codes, mask):
 def rnn_backward(grad_hs, h0, hs, w_hh, activation_codes, mask):
     """As ``rnn_recurrence.backward``: returns d_preact (T, B, N) and dL/dh0 (B, N)."""
     return torch.ops.unroll_native.rnn_backward(grad_hs, h0, hs, w_hh, activation_codes, mask)
+
+
+def memory_blocks_forward(xproj, s0, c0, w_hh, cells_per_block, mask):
+    """As ``memory_blocks_recurrence.forward``: returns ss (T, B, U), cs and gs (T, B, N)."""
+    return torch.ops.unroll_native.memory_blocks_forward(xproj, s0, c0, w_hh, cells_per_block, mask)
 
 
 def reservoir_forward_(drive, x0, crow, col, values, leak):

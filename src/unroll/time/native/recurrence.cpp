@@ -710,6 +710,72 @@ void reservoir_forward(const Tensor& drive, const Tensor& x0_in, const Tensor& r
   });
 }
 
+// ---------------------------------------------------------------------------------------------
+// The 1997 LSTM: memory blocks of k cells sharing a write and a read gate, no keep gate. Only the
+// forward loop: its truncated gradient needs no loop, and the full one runs in torch.
+
+// One sequence's step t from the input's part x (U) and the recurrent input r (U, s_{t-1} W_hh^T):
+// the new sources s (U: N cell outputs, the blocks' write gates, their read gates), cells c and
+// cell inputs g (N) from the previous s_prev, c_prev; m the mask value.
+template <typename T>
+inline void memory_blocks_forward_row(const T* x, const T* r, const T* s_prev, const T* c_prev,
+                                      T* s, T* c, T* g, T m, int64_t blocks, int64_t k) {
+  const int64_t N = blocks * k;
+  for (int64_t b = 0; b < blocks; ++b) {
+    const T write = fn::sigmoid(x[N + b] + r[N + b]);
+    const T read = fn::sigmoid(x[N + blocks + b] + r[N + blocks + b]);
+    for (int64_t j = b * k; j < (b + 1) * k; ++j) {
+      g[j] = 4 * fn::sigmoid(x[j] + r[j]) - 2;
+      const T c_new = c_prev[j] + write * g[j];
+      // padding (m = 0) carries the state through unchanged
+      s[j] = m * read * fn::tanh(c_new / 2) + (1 - m) * s_prev[j];  // read (2 sigmoid(c) - 1)
+      c[j] = m * c_new + (1 - m) * c_prev[j];
+    }
+    s[N + b] = m * write + (1 - m) * s_prev[N + b];
+    s[N + blocks + b] = m * read + (1 - m) * s_prev[N + blocks + b];
+  }
+}
+
+// The 1997 nets are small (tens of units, often one sequence at a time): no batch split.
+std::tuple<Tensor, Tensor, Tensor> memory_blocks_forward(const Tensor& xproj_in, const Tensor& s0_in,
+                                                         const Tensor& c0_in, const Tensor& w_hh_in,
+                                                         int64_t k, const std::optional<Tensor>& mask) {
+  const Tensor xproj = xproj_in.contiguous(), s0 = s0_in.contiguous(), c0 = c0_in.contiguous();
+  const Tensor w_hh = w_hh_in.contiguous();
+  const int64_t T_ = xproj.size(0), B = xproj.size(1), U = xproj.size(2), N = c0.size(-1);
+  const int64_t blocks = (U - N) / 2;
+  TORCH_CHECK(k > 0 && N == blocks * k && U == N + 2 * blocks && w_hh.size(0) == U &&
+                  w_hh.size(1) == U && s0.numel() == B * U && c0.numel() == B * N,
+              "unroll_native.memory_blocks_forward: inconsistent shapes");
+  Tensor ss = at::empty({T_, B, U}, xproj.options());
+  Tensor cs = at::empty({T_, B, N}, xproj.options());
+  Tensor gs = at::empty({T_, B, N}, xproj.options());
+  if (ss.numel() == 0) return {ss, cs, gs};
+  Tensor recurrent_input = at::empty({B, U}, xproj.options());
+  dispatch(xproj.scalar_type(), [&](auto zero) {
+    using T = decltype(zero);
+    const RecurrentProduct<T> recurrent(w_hh, /*transposed=*/true);
+    Tensor mask_t;
+    const T* mk = mask_values<T>(mask, xproj, T_, B, mask_t);
+    const T* xp = xproj.data_ptr<T>();
+    T* sp = ss.data_ptr<T>();
+    T* cp = cs.data_ptr<T>();
+    T* gp = gs.data_ptr<T>();
+    T* rp = recurrent_input.data_ptr<T>();
+    for (int64_t t = 0; t < T_; ++t) {
+      const T* s_prev = t > 0 ? sp + (t - 1) * B * U : s0.data_ptr<T>();
+      const T* c_prev = t > 0 ? cp + (t - 1) * B * N : c0.data_ptr<T>();
+      recurrent(s_prev, rp, B, false);  // s_{t-1} W_hh^T
+      for (int64_t b = 0; b < B; ++b) {
+        const int64_t tb = t * B + b;
+        memory_blocks_forward_row(xp + tb * U, rp + b * U, s_prev + b * U, c_prev + b * N, sp + tb * U,
+                                  cp + tb * N, gp + tb * N, mk[tb], blocks, k);
+      }
+    }
+  });
+  return {ss, cs, gs};
+}
+
 }  // namespace
 
 TORCH_LIBRARY(unroll_native, m) {
@@ -726,6 +792,9 @@ TORCH_LIBRARY(unroll_native, m) {
   m.def("rnn_backward(Tensor grad_hs, Tensor h0, Tensor hs, Tensor w_hh, "
         "Tensor activation_codes, Tensor? mask) -> (Tensor, Tensor)",
         &rnn_backward);
+  m.def("memory_blocks_forward(Tensor xproj, Tensor s0, Tensor c0, Tensor w_hh, int cells_per_block, "
+        "Tensor? mask) -> (Tensor, Tensor, Tensor)",
+        &memory_blocks_forward);
   m.def("reservoir_forward(Tensor(a!) drive, Tensor x0, Tensor row_start, Tensor column, "
         "Tensor value, Tensor leak) -> ()",
         &reservoir_forward);
