@@ -70,13 +70,13 @@ def backward(grad_ss, grad_cs, ss, cs, gs, w_hh, k: int, truncate: bool, mask):
     ds = torch.zeros_like(ss[0])    # dL/ds_t arriving through the recurrence from step t+1
     dc = torch.zeros_like(cs[0])    # dL/dc_t arriving through the recurrence from step t+1
     for t in range(T - 1, -1, -1):
-        ds = ds + grad_ss[t]
-        dc_cell = torch.addcmul(dc + grad_cs[t], ds[:, :N], slopes["to_cell"][t])   # total dL/dc_t
+        ds, dc = ds + grad_ss[t], dc + grad_cs[t]
+        dc_cell = torch.addcmul(dc, ds[:, :N], slopes["to_cell"][t])     # total dL/dc_t of this step's cell
         d = _deltas(ds, dc_cell, {name: v[t] for name, v in slopes.items()}, k, d_preact[t])
         ds_next, dc_next = d @ w_hh, dc_cell    # the carousel: weight 1
         if passed is not None:
             ds_next = torch.addcmul(ds_next, ds, passed[t])
-            dc_next = torch.addcmul(dc_cell * own[t], dc + grad_cs[t], passed[t])
+            dc_next = torch.addcmul(dc_cell * own[t], dc, passed[t])
         ds, dc = ds_next, dc_next
     return d_preact, ds, dc
 
