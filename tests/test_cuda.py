@@ -15,20 +15,12 @@ from helpers import run_with_grads, twin_layers
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 
 
-@pytest.mark.parametrize("kind", [unroll.LSTM, unroll.RNN])
-def test_cuda_matches_cpu(kind):
-    ref, fus = twin_layers(kind, 3, 4, 2, bidirectional=True)
-    x = torch.randn(7, 3, 3, dtype=torch.float64)
-    lengths = torch.tensor([7, 2, 5])
-    _, _, grads_cpu = run_with_grads(ref, x, lengths=lengths)
-    _, _, grads_gpu = run_with_grads(fus.cuda(), x.cuda(), lengths=lengths)
-    for a, b in zip(grads_gpu, grads_cpu):
-        torch.testing.assert_close(a.cpu(), b, atol=1e-10, rtol=0)
-
-
-@pytest.mark.parametrize("truncate", [True, False])
-def test_memory_blocks_fused_on_cuda_match_the_reference_on_cpu(truncate):
-    ref, fus = twin_layers(unroll.MemoryBlocks, 3, 2, 2, truncate=truncate)
+@pytest.mark.parametrize("kind, args, options", [
+    (unroll.LSTM, (3, 4, 2), {"bidirectional": True}), (unroll.RNN, (3, 4, 2), {"bidirectional": True}),
+    (unroll.MemoryBlocks, (3, 2, 2), {"truncate": True}), (unroll.MemoryBlocks, (3, 2, 2), {"truncate": False})])
+def test_cuda_matches_cpu(kind, args, options):
+    """The fused path on CUDA (the torch loops) against the reference loop on the CPU."""
+    ref, fus = twin_layers(kind, *args, **options)
     x = torch.randn(7, 3, 3, dtype=torch.float64)
     lengths = torch.tensor([7, 2, 5])
     _, _, grads_cpu = run_with_grads(ref, x, lengths=lengths)

@@ -27,6 +27,13 @@ def _steps_matrix(t: torch.Tensor) -> torch.Tensor:
     return t.reshape(-1, t.shape[-1])
 
 
+def _input_projection(x: torch.Tensor, w_ih: torch.Tensor, bias) -> torch.Tensor:
+    """x_t W_ih^T + bias for every step at once: (T, B, I) -> (T, B, G); bias (G,) or None."""
+    T, B, _ = x.shape
+    xm = _steps_matrix(x)
+    return (xm @ w_ih.t() if bias is None else torch.addmm(bias, xm, w_ih.t())).view(T, B, -1)
+
+
 def _previous(first: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
     """The state before each step: (first, steps[0], ..., steps[T-2]) stacked, (T, B, H)."""
     return torch.cat((first.unsqueeze(0), steps[:-1]))
@@ -53,10 +60,8 @@ class FusedLSTM(torch.autograd.Function):
 
     @staticmethod
     def forward(x, h0, c0, w_ih, w_hh, bias, peephole, mask, cell_clip):
-        T, B, _ = x.shape
-        xproj = torch.addmm(bias, _steps_matrix(x), w_ih.t()).view(T, B, -1)
         kernel = native.lstm_forward if _use_native(x) else lstm_recurrence.forward
-        return kernel(xproj, h0, c0, w_hh, peephole, mask, cell_clip)
+        return kernel(_input_projection(x, w_ih, bias), h0, c0, w_hh, peephole, mask, cell_clip)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -101,9 +106,7 @@ class FusedRNN(torch.autograd.Function):
 
     @staticmethod
     def forward(x, h0, w_ih, w_hh, bias, activation, mask):
-        T, B, _ = x.shape
-        xm = _steps_matrix(x)
-        xproj = (xm @ w_ih.t() if bias is None else torch.addmm(bias, xm, w_ih.t())).view(T, B, -1)
+        xproj = _input_projection(x, w_ih, bias)
         if _use_native(x):
             return native.rnn_forward(xproj, h0, w_hh, _codes(activation), mask)
         return rnn_recurrence.forward(xproj, h0, w_hh, activation, mask)
@@ -140,10 +143,8 @@ class FusedMemoryBlocks(torch.autograd.Function):
 
     @staticmethod
     def forward(x, s0, c0, w_ih, w_hh, bias, cells_per_block, truncate, mask):
-        T, B, _ = x.shape
-        xproj = torch.addmm(bias, _steps_matrix(x), w_ih.t()).view(T, B, -1)
         kernel = native.memory_blocks_forward if _use_native(x) else memory_blocks_recurrence.forward
-        return kernel(xproj, s0, c0, w_hh, cells_per_block, mask)
+        return kernel(_input_projection(x, w_ih, bias), s0, c0, w_hh, cells_per_block, mask)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
