@@ -40,7 +40,8 @@ def variants(T, B, I, H, device):
     """name -> (anchor name, module, context) for one shape."""
     torch.manual_seed(0)
     lstm_fused = unroll.LSTM(I, H)
-    blocks_fused = unroll.MemoryBlocks(I, max(H // 2, 1), 2)
+    blocks = max(H // 2, 1)           # the 1997 LSTM's H cells, in blocks of 2
+    blocks_fused = unroll.MemoryBlocks(I, blocks, 2)
     cases = {
         "nn.LSTM": ("nn.LSTM", nn.LSTM(I, H), None),
         "LSTM fused": ("nn.LSTM", lstm_fused, None),
@@ -50,7 +51,7 @@ def variants(T, B, I, H, device):
         "LSTM reference loop": ("nn.LSTM", unroll.LSTM(I, H, backend="reference"), None),
         "MemoryBlocks fused": ("nn.LSTM", blocks_fused, None),
         "MemoryBlocks fused, torch loop": ("nn.LSTM", blocks_fused, plain_torch_loops),
-        "MemoryBlocks reference loop": ("nn.LSTM", unroll.MemoryBlocks(I, max(H // 2, 1), 2, backend="reference"), None),
+        "MemoryBlocks reference loop": ("nn.LSTM", unroll.MemoryBlocks(I, blocks, 2, backend="reference"), None),
         "nn.RNN": ("nn.RNN", nn.RNN(I, H), None),
         "RNN fused": ("nn.RNN", unroll.RNN(I, H), None),
         "RNN torch backend": ("nn.RNN", unroll.RNN(I, H, backend="torch"), None),
