@@ -317,6 +317,20 @@ def test_registered_reproducible_and_seeded(cls):
     assert a[1].shape[task.target_batch_dim] == 16
 
 
+@pytest.mark.parametrize("cls", [c for c in ALL if c.unit_interval_targets])
+def test_unit_interval_targets_clamping_outputs_to_0_1_never_raises_the_loss(cls):
+    """The tasks that declare targets in [0, 1] (the paper's logistic output units fit them)."""
+    task = make_task(cls.name, length=30)
+    x, target = task.batch(64, _gen(3))
+    out = 3 * torch.randn(x.shape[0], 64, task.output_size, generator=_gen(4))
+    assert task.loss(out.clamp(0, 1), target) < task.loss(out, target)
+    assert task.loss(out.clamp(0, 1), target) <= task.loss(out.clamp(-0.5, 1.5), target)
+
+
+def test_every_1997_task_but_reber_declares_unit_interval_targets():
+    assert [c for c in ALL if not c.unit_interval_targets] == [h.EmbeddedReber1997]
+
+
 @pytest.mark.parametrize("cls,bad", [(h.Adding1997, {"length": 10}), (h.Adding1997, {"length": 50.0}),
                                      (h.Multiplication1997, {"length": True}),
                                      (h.Multiplication1997, {"max_wrong": 1.0}),

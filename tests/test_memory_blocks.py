@@ -45,6 +45,14 @@ def test_closed_write_gates_keep_the_cells_exactly():
     assert torch.equal(c, c0)
 
 
+def test_closed_read_gates_hide_the_cells():
+    """Read-gate biases land on the read gates' rows: shut, every output is 0 while the cells fill."""
+    layer = _layer(read_gate_biases=(-1e4, -1e4))
+    assert layer.cell.bias[6:].tolist() == [-1e4, -1e4]
+    y, (_, c) = layer(torch.randn(20, 4, 3, dtype=torch.float64))
+    assert y.abs().max() < 1e-300 and c.abs().sum() > 0
+
+
 def test_full_gradient_matches_finite_differences():
     layer = _layer(truncate=False)
     x = torch.randn(6, 2, 3, dtype=torch.float64)
@@ -121,19 +129,40 @@ def test_the_fused_path_equals_the_reference(truncate, lengths, loops, request):
 def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="write_gate_biases"):
         unroll.MemoryBlocks(2, 2, 2, write_gate_biases=(-1.0,))
+    with pytest.raises(ValueError, match="read_gate_biases"):
+        unroll.MemoryBlocks(2, 3, 2, read_gate_biases=(-1.0, -2.0))
     with pytest.raises(ValueError, match="backend"):
         unroll.MemoryBlocks(2, 2).backend = "torch"
     with pytest.raises(TypeError, match=r"\(s, c\)"):
         unroll.MemoryBlocks(2, 2)(torch.zeros(3, 1, 2), torch.zeros(1, 1, 4))
 
 
-def test_the_lstm_1997_method_builds_exp4s_net_and_learns_a_short_lag():
+def test_the_lstm_1997_method_builds_the_papers_nets_and_learns_a_short_lag():
     from unroll.data import make_task
     from unroll.experiments.longlag.methods import get_method
     from unroll.experiments.longlag.runner import run_cell
     model = get_method("lstm-1997").build(make_task("adding-1997", length=100), 0)
     assert sum(p.numel() for p in model.parameters()) == 93
     assert all(p.abs().max() <= 0.1 for p in model.readout.parameters())
+    x, _ = make_task("adding-1997", length=100).batch(3, torch.Generator().manual_seed(0))
+    y, _, h = model(x, return_hidden=True)
+    assert torch.equal(y, torch.sigmoid(model.readout(h)))          # the paper's logistic output unit
+    order = get_method("lstm-1997").build(make_task("temporal-order-2bit-1997", length=100), 0)
+    assert sum(p.numel() for p in order.parameters()) == 156        # Exp. 6a's count (Table 9)
+    assert order.layer.cell.bias[4:6].tolist() == [-2.0, -4.0]
+    reber = get_method("lstm-1997").build(make_task("embedded-reber-1997"), 0)
+    assert not reber.logistic_output                                 # Reber's loss takes the logits
+    assert sum(p.numel() for p in reber.parameters()) == 276 + 6     # Exp. 1's, plus biases on the 6 cells
+    assert reber.layer.cell.bias[9:].tolist() == [-1.0, -2.0, -3.0] and reber.readout.bias is None
+    two = get_method("lstm-1997").build(make_task("two-sequence-1997", length=100), 0)
+    assert sum(p.numel() for p in two.parameters()) == 102           # Exp. 3a's count (Table 4)
+    lr = {t: get_method("lstm-1997").config(t, steps=1, seed=0, eval_every=1, eval_size=1).lr
+          for t in ("adding-1997", "multiplication-1997", "two-sequence-1997", "temporal-order-3bit-1997")}
+    assert lr == {"adding-1997": 0.25, "multiplication-1997": 0.05, "two-sequence-1997": 0.5,    # alpha / 2
+                  "temporal-order-3bit-1997": 0.05}
+    overridden = get_method("lstm-1997").config("temporal-order-3bit-1997", steps=1, seed=0, eval_every=1,
+                                                eval_size=1, overrides={"lr": 0.3})
+    assert overridden.lr == 0.3                                      # a learning-rate search still sets it
     record = run_cell({"task": "two-sequence-1997", "length": 10, "method": "lstm-1997", "seed": 0, "budget": 3000,
                        "eval_every": 100, "eval_size": 200})
     assert record["solved"] and record["updates"] <= 2000     # online SGD, one sequence per update

@@ -224,10 +224,11 @@ class MemoryBlocks(_Stacked):
     """
 
     def __init__(self, input_size: int, blocks: int, cells_per_block: int = 1, *,
-                 write_gate_biases=None, init_range: float = 0.1, truncate: bool = True,
+                 write_gate_biases=None, read_gate_biases=None, init_range: float = 0.1, truncate: bool = True,
                  batch_first: bool = False, backend: str = "fused", device=None, dtype=None):
         cell = MemoryBlockCell(input_size, blocks, cells_per_block, write_gate_biases=write_gate_biases,
-                               init_range=init_range, truncate=truncate, device=device, dtype=dtype)
+                               read_gate_biases=read_gate_biases, init_range=init_range, truncate=truncate,
+                               device=device, dtype=dtype)
         super().__init__([cell], 1, False, batch_first, 0.0, backend)
 
     @property

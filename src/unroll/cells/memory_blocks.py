@@ -22,27 +22,29 @@ class MemoryBlockCell(nn.Module):
     Per cell j of block b: g = 4 sigmoid(net_j) - 2, c_t = c + write_b g, y = read_b (2 sigmoid(c_t) - 1).
     Parameters: ``weight_ih`` (U, I), ``weight_hh`` (U, U), ``bias`` (U,), rows (cell inputs, write gates,
     read gates); all drawn from U[-init_range, init_range], then the write-gate biases set to
-    ``write_gate_biases`` (one per block; the 1997 paper staggers them negative). The initial state is zero.
+    ``write_gate_biases`` and the read-gate biases to ``read_gate_biases`` (one per block; the 1997 paper
+    staggers one or the other negative). The initial state is zero.
     """
 
     def __init__(self, input_size: int, blocks: int, cells_per_block: int = 1, *,
-                 write_gate_biases: Sequence[float] | None = None, init_range: float = 0.1, truncate: bool = True,
-                 device=None, dtype=None):
+                 write_gate_biases: Sequence[float] | None = None, read_gate_biases: Sequence[float] | None = None,
+                 init_range: float = 0.1, truncate: bool = True, device=None, dtype=None):
         super().__init__()
         positive_int("input_size", input_size)
         positive_int("blocks", blocks)
         positive_int("cells_per_block", cells_per_block)
         if not init_range > 0:
             raise ValueError(f"init_range: expected a positive number, got {init_range!r}")
-        if write_gate_biases is not None and len(write_gate_biases) != blocks:
-            raise ValueError(f"write_gate_biases: expected {blocks} values (one per block), "
-                             f"got {len(write_gate_biases)}")
+        for name, biases in (("write_gate_biases", write_gate_biases), ("read_gate_biases", read_gate_biases)):
+            if biases is not None and len(biases) != blocks:
+                raise ValueError(f"{name}: expected {blocks} values (one per block), got {len(biases)}")
         kw = {"device": device, "dtype": dtype}
         self.input_size, self.blocks, self.cells_per_block = input_size, blocks, cells_per_block
         self.num_cells = blocks * cells_per_block
         self.num_sources = self.num_cells + 2 * blocks
         self.init_range, self.truncate = float(init_range), truncate
         self.write_gate_biases = None if write_gate_biases is None else [float(b) for b in write_gate_biases]
+        self.read_gate_biases = None if read_gate_biases is None else [float(b) for b in read_gate_biases]
         self.weight_ih = nn.Parameter(torch.empty(self.num_sources, input_size, **kw))
         self.weight_hh = nn.Parameter(torch.empty(self.num_sources, self.num_sources, **kw))
         self.bias = nn.Parameter(torch.empty(self.num_sources, **kw))
@@ -56,9 +58,11 @@ class MemoryBlockCell(nn.Module):
         with torch.no_grad():
             for p in (self.weight_ih, self.weight_hh, self.bias):
                 p.uniform_(-self.init_range, self.init_range)
-            if self.write_gate_biases is not None:
-                N = self.num_cells
-                self.bias[N:N + self.blocks] = torch.tensor(self.write_gate_biases)
+            first = self.num_cells      # the write gates' rows, then the read gates'
+            for biases in (self.write_gate_biases, self.read_gate_biases):
+                if biases is not None:
+                    self.bias[first:first + self.blocks] = torch.tensor(biases)
+                first += self.blocks
 
     def initial_state(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(s_0, c_0): zeros, (batch, U) and (batch, N)."""

@@ -16,6 +16,8 @@ class Task:
     output_size: int
     citation: str = ""
     target_batch_dim: int = 0   # the dimension of the target that indexes sequences
+    unit_interval_targets: bool = False     # targets are values in [0, 1] that the loss compares with the
+    #                                         outputs as they are, so logistic output units fit them
 
     def batch(self, size: int, generator: torch.Generator):
         """``size`` fresh sequences: (x (T, size, input_size), target), target in the task's own form."""

@@ -8,8 +8,10 @@ Deviations shared by all variants, forced by batched training (the paper trained
 time): where the paper draws each sequence's length L ~ U{T..T+T/10}, one L is drawn per batch and every
 sequence of the batch has it, so no padding is needed (as Pascanu et al.'s code does); the paper's stopping
 rules, stated on the most recent training sequences, are judged on ``fit``'s evaluation batch instead.
-The model's outputs are read as they come (``build_model`` has a linear readout); the paper's output units were
-logistic sigmoids trained on squared error, which only bounds them to [0, 1]: every target here lies in [0, 1].
+The model's outputs are read as they come. The paper's output units were logistic sigmoids trained on
+squared error; every target here lies in [0, 1] (``unit_interval_targets``), so a model with logistic
+outputs (``SequenceModel(..., logistic_output=True)``, as the ``lstm-1997`` method builds) is the paper's.
+The embedded Reber grammar's loss takes logits instead (see its class).
 """
 import torch
 from torch.nn import functional as F
@@ -40,6 +42,7 @@ class _MarkedPairs1997(Task):
     """
     input_size, output_size = 2, 1
     tolerance = 0.04
+    unit_interval_targets = True
     first_value_when_at_zero: float
 
     def __init__(self, length: int = 100):
@@ -145,6 +148,7 @@ class _TemporalOrder1997(Task):
     """
     input_size = 8
     output_size: int                # 2 ** len(windows)
+    unit_interval_targets = True
     windows: tuple[tuple[int, int], ...]
     tolerance = 0.3
 
@@ -210,6 +214,7 @@ class TwoSequence1997(Task):
     citation = PAPER + ", Exp. 3a (two-sequence problem)"
     input_size, output_size = 1, 1
     tolerance = 0.2
+    unit_interval_targets = True
     noise_variance = 0.2
 
     def __init__(self, length: int = 100, n: int = 3):

@@ -5,7 +5,6 @@ at most ``budget`` updates (stopping once the task's ``solved()`` holds, unless 
 records whether and after how many updates and sequences the criterion first held, and the last
 evaluation. Cells already in the store are skipped.
 """
-import dataclasses
 import itertools
 import math
 import os
@@ -74,10 +73,9 @@ def run_cell(cell: dict) -> dict:
     torch.set_num_threads(1)
     started = time.perf_counter()
     task, method = build_task(cell["task"], cell["length"]), get_method(cell["method"])
-    if cell.get("options"):
-        method = dataclasses.replace(method, fit={**method.fit, **cell["options"]})
-    config = method.config(steps=cell["budget"], seed=cell["seed"], eval_every=cell["eval_every"],
-                           eval_size=cell["eval_size"], stop_when_solved=not cell.get("keep_training"))
+    config = method.config(cell["task"], steps=cell["budget"], seed=cell["seed"], eval_every=cell["eval_every"],
+                           eval_size=cell["eval_size"], stop_when_solved=not cell.get("keep_training"),
+                           overrides=cell.get("options"))
     model = method.build(task, cell["seed"])
     train_task = task
     if method.train_lengths:
@@ -93,7 +91,7 @@ def run_cell(cell: dict) -> dict:
             "updates": result.steps if result else None,
             "updates_to_success": solved_at,
             "sequences_to_success": None if solved_at is None else solved_at * config.batch_size,
-            "batch_size": config.batch_size, "hidden": method.hidden,
+            "batch_size": config.batch_size, "hidden": model.readout.in_features,
             "final": {k: _finite(v) for k, v in _final(last).items()},
             "wall_s": round(time.perf_counter() - started, 3)}
 

@@ -42,7 +42,7 @@ class LengthMixture(Task):
         first = self._first = build_task(name, low)
         self.name = f"{name}@[{low},{high})"
         self.input_size, self.output_size = first.input_size, first.output_size
-        self.target_batch_dim = first.target_batch_dim
+        self.target_batch_dim, self.unit_interval_targets = first.target_batch_dim, first.unit_interval_targets
 
     def batch(self, size, generator):
         T = self.low + int(torch.randint(self.high - self.low, (1,), generator=generator))
