@@ -1,7 +1,9 @@
 """Online handwriting recognition on UNIPEN writers held out from training: accuracy, speed, training time.
 
 Reads the test split's words (writers never seen in training; see unroll.handwriting.corpus), then reports
-character error rate (CER) and word accuracy for each decoder (an ensemble's, and its first network's alone),
+character error rate (CER) and word accuracy for each decoder (an ensemble's, and its first network's alone;
+the default one reads each writer's words in the language they read as, as `unroll recognize` reads one
+writer's files given together; also one word at a time, and with the English lexicon for every word),
 and recognition speed on one CPU thread for the whole pipeline (normalise, resample, features, BLSTM, decode)
 with ratios against the first network's best path measured in the same run. Training time comes from the
 model's own record (every network's, summed).
@@ -13,7 +15,7 @@ import argparse
 import json
 import statistics
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import torch
@@ -38,6 +40,37 @@ def speed(recognizer, inks, decode) -> float:
             decode(lp)
         rates.append(len(inks) / (time.perf_counter() - t))
     return statistics.median(rates)
+
+
+def read_by_language(rec, log_probs: list, writers: list) -> tuple[list, list, dict]:
+    """The words as the auto-language recogniser ``rec`` reads them: each writer's words together (as
+    `unroll recognize` reads one writer's files given together), and each word alone; and a record of the
+    language told per writer and the decoding time (the networks' outputs given). Prints both."""
+    started = time.perf_counter()
+    groups = defaultdict(list)
+    for i, key in enumerate(writers):
+        groups[key].append(i)
+    by_writer, per_writer = [""] * len(log_probs), {}
+    for key, idx in groups.items():
+        for i, word in zip(idx, rec.read_log_probs([log_probs[i] for i in idx])):
+            by_writer[i] = word
+        per_writer[key] = rec.language
+    writer_seconds, started = time.perf_counter() - started, time.perf_counter()
+    by_word, per_word = [], Counter()
+    for lp in log_probs:
+        by_word += rec.read_log_probs([lp])
+        per_word[rec.language] += 1
+    word_seconds = time.perf_counter() - started
+    default = next(iter(rec.languages))
+    rec.read_in(default)
+    others = [key for key, code in sorted(per_writer.items()) if code != default]
+    print(f"languages told per writer: {dict(Counter(per_writer.values()))} (not {default}: "
+          f"{', '.join(others) or 'none'}); per word alone: {dict(per_word)}")
+    print(f"decoding with the language told (outputs given): {len(log_probs) / writer_seconds:.1f} words/s "
+          f"per writer, {len(log_probs) / word_seconds:.1f} per word alone")
+    return by_writer, by_word, {"per_writer": per_writer, "per_word_alone": dict(per_word),
+                                "decoding_words_per_second": {"per writer": len(log_probs) / writer_seconds,
+                                                              "per word alone": len(log_probs) / word_seconds}}
 
 
 def training_seconds(meta: dict) -> tuple[float, list]:
@@ -72,42 +105,46 @@ def main() -> None:
     read = readings(log_probs, rec.alphabet, rec.lexicon, rec.beam, rec.scorer)
     ink_alone = Recognizer(Path(args.model), lexicon=None, language_model=False)
     first = Recognizer(Path(args.model), networks=1)
+    english_lexicon = [choose_word(r["open"], r["candidates"], **rec.word_choice) for r in read]
+    by_writer, by_word, languages = read_by_language(rec, log_probs, writers)
     hyps = {"best path, no lexicon": [r["best_path"] for r in read],
             "prefix beam, no lexicon": [ink_alone.decode(lp) for lp in log_probs],
             "prefix beam + char LM, no lexicon": [r["open"][0] for r in read],
-            "default lexicon (wordfreq en)": [choose_word(r["open"], r["candidates"], **rec.word_choice) for r in read]}
+            "English lexicon (wordfreq en), every word": english_lexicon,
+            "default, language told per word alone": by_word,
+            "default, language told per writer": by_writer}
     if len(rec.models) > 1:           # what the ensemble adds to its first network
-        hyps["first network alone, default lexicon"] = [first.decode(lp[:1]) for lp in log_probs]
+        hyps["first network alone, English lexicon"] = [first.decode(lp[:1]) for lp in log_probs]
     english = [i for i, k in enumerate(writers) if not k.startswith("sie/")]
     in_lexicon = [i for i, t in enumerate(labels) if t in rec.lexicon]
     results = {"words": len(labels), "writers": len(set(writers)), "skipped": skipped, "networks": len(rec.models),
-               "lexicon_coverage": len(in_lexicon) / len(labels),
+               "lexicon_coverage": len(in_lexicon) / len(labels), "languages_told": languages,
                "decoding": {**rec.word_choice, "lm_weight": rec.lm_weight, "lm_length_bonus": rec.lm_length_bonus},
                "rows": {}}
     print(f"lexicon: {len(rec.lexicon)} words; {100 * results['lexicon_coverage']:.1f}% of test words are in it")
-    print(f"{'decoder':38s} {'CER':>7s} {'word acc':>9s} {'(English srcs)':>15s} {'(in-lexicon)':>13s}")
+    print(f"{'decoder':42s} {'CER':>7s} {'word acc':>9s} {'(English srcs)':>15s} {'(in-lexicon)':>13s}")
     for name, h in hyps.items():
         row = {"cer": ctc.character_error_rate(h, labels), "word_accuracy": ctc.word_accuracy(h, labels),
                "word_accuracy_english_sources": ctc.word_accuracy([h[i] for i in english], [labels[i] for i in english]),
                "word_accuracy_in_lexicon": ctc.word_accuracy([h[i] for i in in_lexicon], [labels[i] for i in in_lexicon])}
         results["rows"][name] = row
-        print(f"{name:38s} {100 * row['cer']:6.2f}% {100 * row['word_accuracy']:8.2f}% "
+        print(f"{name:42s} {100 * row['cer']:6.2f}% {100 * row['word_accuracy']:8.2f}% "
               f"{100 * row['word_accuracy_english_sources']:14.2f}% {100 * row['word_accuracy_in_lexicon']:12.2f}%")
     by_source = Counter(k.split("/")[0] for k in writers)
-    lex = hyps["default lexicon (wordfreq en)"]
+    lex = by_writer
     results["by_source"] = {s: {"words": n, "word_accuracy": ctc.word_accuracy(
         [lex[i] for i, k in enumerate(writers) if k.startswith(s + "/")],
         [labels[i] for i, k in enumerate(writers) if k.startswith(s + "/")])} for s, n in sorted(by_source.items())}
-    print("word accuracy with lexicon by source: " + ", ".join(
+    print("word accuracy by source, the default decoder: " + ", ".join(
         f"{s} {100 * v['word_accuracy']:.0f}% ({v['words']})" for s, v in results["by_source"].items()))
-    results["errors_english_sources"] = word_errors([read[i] for i in english], [lex[i] for i in english],
+    results["errors_english_sources"] = word_errors([read[i] for i in english], [english_lexicon[i] for i in english],
                                                     [labels[i] for i in english], rec.lexicon)
-    print("why the default decoder got English-source words wrong: " + ", ".join(
+    print("why the English lexicon got English-source words wrong: " + ", ".join(
         f"{kind} {n}" for kind, n in results["errors_english_sources"].items()))
     german = [i for i, k in enumerate(writers) if k.startswith("sie/")]
     if german:                        # as `unroll recognize --language de` and `--language en,de` read them
         deutsch = Recognizer(Path(args.model), language="de")
-        in_german = list(lex)
+        in_german = list(english_lexicon)
         for i in german:
             in_german[i] = deutsch.decode(log_probs[i])
         bilingual = Recognizer(Path(args.model), language="en,de")
@@ -128,7 +165,8 @@ def main() -> None:
     decoders = {"best path": (first, lambda lp: ctc.best_path(lp[0])),
                 "prefix beam": (rec, ink_alone.decode),
                 "beam + LM": (rec, language_model.decode),
-                "lexicon": (rec, rec.decode)}
+                "lexicon": (rec, rec.decode),
+                "lexicon, language told per word": (rec, lambda lp: rec.read_log_probs([lp]))}
     if len(rec.models) > 1:
         decoders["lexicon, first network alone"] = (first, first.decode)
     rates = {name: speed(reader, sample, fn) for name, (reader, fn) in decoders.items()}

@@ -31,11 +31,14 @@ def test_shipped_files_are_small_and_complete():
     assert len(meta["members"]) > 1 and meta["dtype"] == "float16"
     assert {*WORD_CHOICE, "lm_weight", "lm_length_bonus"} <= set(meta["decoding"])
     assert (MODEL_DIR / "lexicon-en.tsv.gz").stat().st_size > 100_000
+    assert (MODEL_DIR / "lexicon-de.tsv.gz").stat().st_size > 100_000
+    assert sum(f.stat().st_size for f in MODEL_DIR.iterdir()) < 5_000_000     # weights, settings, lexicons
 
 
 def test_tour_section_reads_the_sample_words_by_unseen_writers_and_draws_them(tmp_path):
     section = handwriting.run(tmp_path)
-    assert section.holds and section.numbers["words"] == 14
+    assert section.holds and section.numbers["words"] == 22
+    assert list(section.numbers["languages"].values()) == ["en", "en", "en", "de"]
     assert section.numbers["word_accuracy"] >= WORD_ACCURACY_FLOOR and section.numbers["cer_ink_alone"] <= CER_CEILING
     assert [f.name for f in section.figures] == ["handwriting-words.png", "handwriting-explain.png"]
     assert all(f.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for f in section.figures)

@@ -16,7 +16,7 @@ from unroll.handwriting.alphabet import Alphabet
 from unroll.handwriting.evaluate import (CAPITALISED_BONUSES, LM_LENGTH_BONUSES, LM_WEIGHTS, PRIOR_WEIGHTS,
                                          WORD_CHOICE, tune_decoding, word_errors)
 from unroll.handwriting.lexicon import (Lexicon, build_lexicon, casing, choose_word, decode_word, language_lexicon,
-                                        word_candidates, wordfreq_frequencies)
+                                        scored_choice, word_candidates, wordfreq_frequencies)
 from unroll.handwriting.recognize import Recognizer
 from unroll.train.checkpoint import load_checkpoint
 from unroll.train.handwriting import HandwritingConfig, train_handwriting
@@ -89,6 +89,9 @@ def test_the_length_bonus_offsets_the_priors_preference_for_short_words():
     # scores: nora -8.0 + 4 b, anorak -12.9 + 6 b: the short frequent word wins until b passes 2.45
     assert choose_word(reading, candidates, 1.0, 2.0, -25.0) == "nora"
     assert choose_word(reading, candidates, 1.0, 3.0, -25.0) == "anorak"
+    word, score = scored_choice(reading, candidates, 1.0, 3.0, -25.0)       # the score it won with
+    assert word == "anorak" and score == pytest.approx(-6.0 + math.log(1 / 1001) + 3.0 * 6)
+    assert scored_choice(("", -math.inf, None), [], 1.0, 3.0, -25.0) == ("", -math.inf)
 
 
 def test_casing_names_the_three_ways_a_lexicon_word_is_written():

@@ -16,7 +16,8 @@ from rapidfuzz.distance import Levenshtein
 from .. import ctc
 from .alphabet import Alphabet
 
-DEFAULT_LEXICON = Path(__file__).parent / "trained" / "lexicon-en.tsv.gz"
+SHIPPED = Path(__file__).parent / "trained"        # lexicon-<code>.tsv.gz: the languages that ship (en, de)
+DEFAULT_LEXICON = SHIPPED / "lexicon-en.tsv.gz"
 _END = "$"
 MIN_SHARE = 0.25                # the alphabet spells fewer of a language's words: not its script
 NEAR_MISS_EDITS = 3             # lexicon words this many edits from the best path join the candidates
@@ -130,8 +131,8 @@ def wordfreq_frequencies(language: str, size: int = 50000, alphabet: Alphabet | 
 
 
 def build_lexicon(path, language: str = "en", size: int = 50000, alphabet: Alphabet | None = None) -> int:
-    """Write ``wordfreq_frequencies(language, size, alphabet)`` to ``path`` (.tsv.gz), as the shipped English
-    lexicon was built. Returns the number of words written."""
+    """Write ``wordfreq_frequencies(language, size, alphabet)`` to ``path`` (.tsv.gz), as the shipped lexicons
+    were built. Returns the number of words written."""
     from ..atomic import atomic_write
 
     lines = [f"{w}\t{f:.6g}\n" for w, f in wordfreq_frequencies(language, size, alphabet).items()]
@@ -141,11 +142,12 @@ def build_lexicon(path, language: str = "en", size: int = 50000, alphabet: Alpha
 
 def language_lexicon(languages: str, alphabet: Alphabet | None = None) -> Lexicon:
     """The lexicon for ``languages``, wordfreq codes joined by commas ("de", "en,de"): the shipped file for
-    English, wordfreq's 50,000 most frequent words (those the alphabet spells) for any other language it has.
-    Several languages share the prior equally: a word's frequency per billion is the mean of its relative
-    frequencies in each lexicon, times 1e9."""
-    lexicons = [Lexicon.read(DEFAULT_LEXICON) if code == "en" else
-                Lexicon(wordfreq_frequencies(code, alphabet=alphabet)) for code in languages.split(",")]
+    English and German, wordfreq's 50,000 most frequent words (those the alphabet spells) for any other
+    language it has. Several languages share the prior equally: a word's frequency per billion is the mean of
+    its relative frequencies in each lexicon, times 1e9."""
+    shipped = {code: SHIPPED / f"lexicon-{code}.tsv.gz" for code in languages.split(",")}
+    lexicons = [Lexicon.read(path) if path.exists() else Lexicon(wordfreq_frequencies(code, alphabet=alphabet))
+                for code, path in shipped.items()]
     if len(lexicons) == 1:
         return lexicons[0]
     mixed = {}
@@ -226,16 +228,24 @@ def choose_word(open_reading, candidates, prior_weight: float, length_bonus: flo
     when it is not a lexicon word (the length bonus offsets the prior's preference for short words; the
     casing bonuses, ``capitalised_bonus`` and ``uppercase_bonus`` by ``casing(word)``, offset the networks'
     preference for small letters)."""
+    return scored_choice(open_reading, candidates, prior_weight, length_bonus, oov_prior, capitalised_bonus,
+                         uppercase_bonus)[0]
+
+
+def scored_choice(open_reading, candidates, prior_weight: float, length_bonus: float, oov_prior: float,
+                  capitalised_bonus: float = 0.0, uppercase_bonus: float = 0.0) -> tuple[str, float]:
+    """``choose_word``'s reading and its score (-inf when there is nothing to choose from)."""
     word, acoustic, prior = open_reading
     options = list(candidates) + ([(word, acoustic, oov_prior if prior is None else prior)] if word else [])
     if not options:
-        return word
+        return word, -math.inf
     bonus = {"Capitalised": capitalised_bonus, "UPPERCASE": uppercase_bonus}
 
     def score(option):
         word, acoustic, prior = option
         return acoustic + prior_weight * prior + length_bonus * len(word) + bonus.get(casing(word), 0.0)
-    return max(options, key=score)[0]
+    best = max(options, key=score)
+    return best[0], score(best)
 
 
 def casing(word: str) -> str:

@@ -11,7 +11,7 @@ from .model import InkRecognizer
 MODEL_DIR = Path(__file__).parent / "trained"
 SAMPLE_INK = Path(__file__).parent / "sample_ink"     # real UNIPEN words by writers held out from training
 SAMPLE_FILES = (SAMPLE_INK / "unipen" / "data" / "isk-words.dat", SAMPLE_INK / "ber-words.inkml",
-                SAMPLE_INK / "xueyan-words.json")
+                SAMPLE_INK / "xueyan-words.json", SAMPLE_INK / "htca-words.json")    # the last in German
 FORMAT = "unroll-ink-recognizer"
 
 
