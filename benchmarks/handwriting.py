@@ -131,9 +131,8 @@ def main() -> None:
         print(f"{name:42s} {100 * row['cer']:6.2f}% {100 * row['word_accuracy']:8.2f}% "
               f"{100 * row['word_accuracy_english_sources']:14.2f}% {100 * row['word_accuracy_in_lexicon']:12.2f}%")
     by_source = Counter(k.split("/")[0] for k in writers)
-    lex = by_writer
     results["by_source"] = {s: {"words": n, "word_accuracy": ctc.word_accuracy(
-        [lex[i] for i, k in enumerate(writers) if k.startswith(s + "/")],
+        [by_writer[i] for i, k in enumerate(writers) if k.startswith(s + "/")],
         [labels[i] for i, k in enumerate(writers) if k.startswith(s + "/")])} for s, n in sorted(by_source.items())}
     print("word accuracy by source, the default decoder: " + ", ".join(
         f"{s} {100 * v['word_accuracy']:.0f}% ({v['words']})" for s, v in results["by_source"].items()))
