@@ -1,7 +1,4 @@
 """The C++ time loops agree with the torch recurrences they implement; loading them cannot hang."""
-import os
-import time
-
 import pytest
 import torch
 from torch.utils import cpp_extension
@@ -197,15 +194,3 @@ def test_a_built_library_loads_without_the_build_system(monkeypatch):
         raise AssertionError("cpp_extension.load was called for an already built library")
     monkeypatch.setattr(cpp_extension, "load", no_build)
     assert native._compile() == native._build_directory()
-
-
-def test_a_killed_builds_stale_lock_is_removed_and_a_fresh_one_kept(tmp_path):
-    lock = tmp_path / "lock"
-    lock.touch()
-    native._remove_stale_lock(tmp_path)
-    assert lock.exists()                                     # another process may be building right now
-    old = time.time() - native.STALE_LOCK_S - 1
-    os.utime(lock, (old, old))
-    native._remove_stale_lock(tmp_path)
-    assert not lock.exists()
-    native._remove_stale_lock(tmp_path)                      # no lock: nothing to do

@@ -6,7 +6,9 @@ The same functions as ``unroll.time.lstm_recurrence``, ``unroll.time.rnn_recurre
 on first use with ``torch.utils.cpp_extension`` into a per-user cache directory
 (``$XDG_CACHE_HOME/unroll``, default ``~/.cache/unroll``) and called through ``torch.ops``.
 Callers check ``available()`` and pass CPU tensors of one floating dtype. ``UNROLL_NATIVE=0`` in
-the environment turns the extension off.
+the environment turns the extension off. A failed build is recorded in that directory (``build-failed.txt``, with
+the compiler's output), so later processes fall back at once instead of compiling again; ``build()``
+(``make setup``) always tries again.
 """
 import hashlib
 import os
@@ -20,11 +22,14 @@ from pathlib import Path
 
 import torch
 
+from ...atomic import atomic_write
+
 _NAME = "unroll_native"
 _SOURCES = [Path(__file__).with_name("recurrence.cpp")]
 _CFLAGS = ["-O3", "-march=native", "-ffp-contract=fast", "-fno-math-errno", "-fopenmp-simd"]
 
 STALE_LOCK_S = 600
+FAILED = "build-failed.txt"
 _lock = threading.Lock()
 _state: dict = {}  # "ok": bool once tried; "reason": why the build failed
 
@@ -50,7 +55,7 @@ def _cpu_flags() -> str:
         return platform.processor()
 
 
-def _compile() -> Path:
+def _compile(retry_failed: bool = False) -> Path:
     from torch.utils import cpp_extension
 
     if shutil.which("ninja") is None:
@@ -68,11 +73,26 @@ def _compile() -> Path:
             return directory
         except OSError:    # a half-written library from a killed build: build it again
             pass
+    failed = directory / FAILED
+    if failed.exists() and not retry_failed:
+        raise RuntimeError(f"{_summary(failed.read_text())} (the build failed before: {failed}; "
+                           "`make setup` or native.build() tries again)")
     os.makedirs(directory, exist_ok=True)
     _remove_stale_lock(directory)
-    cpp_extension.load(name=_NAME, sources=[str(s) for s in _SOURCES], extra_cflags=_CFLAGS,
-                       build_directory=str(directory), is_python_module=False, verbose=False)
+    try:
+        cpp_extension.load(name=_NAME, sources=[str(s) for s in _SOURCES], extra_cflags=_CFLAGS,
+                           build_directory=str(directory), is_python_module=False, verbose=False)
+    except Exception as error:
+        atomic_write(failed, f"{type(error).__name__}: {error}\n")
+        raise RuntimeError(f"{_summary(str(error))} (compiler output: {failed})") from error
+    failed.unlink(missing_ok=True)
     return directory
+
+
+def _summary(log: str) -> str:
+    """The line of a build log that says what went wrong: its first compiler error, else its first line."""
+    lines = log.strip().splitlines() or ["(no output)"]
+    return next((line.strip() for line in lines if "error:" in line), lines[0])[:300]
 
 
 def _remove_stale_lock(directory: Path) -> None:
@@ -111,7 +131,7 @@ def available() -> bool:
 def build() -> Path:
     """Compile and load the extension now, print and return its directory; raises on failure."""
     with _lock:
-        directory = _compile()
+        directory = _compile(retry_failed=True)
         _state["ok"] = True
     print(f"unroll native extension built in {directory}")
     return directory

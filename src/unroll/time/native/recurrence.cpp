@@ -15,7 +15,6 @@
 #include <torch/library.h>
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -43,6 +42,16 @@ namespace {
 // float relative error below 2e-7, double 5e-16.
 namespace fn {
 
+// The bits of ``from`` read as a ``To``: std::bit_cast, which C++17 lacks (torch before 2.13 builds
+// extensions as C++17); compilers turn the copy into a register move.
+template <class To, class From>
+[[gnu::always_inline]] inline To bits_as(From from) {
+  static_assert(sizeof(To) == sizeof(From), "bits_as: sizes differ");
+  To to;
+  std::memcpy(&to, &from, sizeof(To));
+  return to;
+}
+
 [[gnu::always_inline]] inline float exp(float x) {
   // e^x = 2^n e^r, n = round(x / ln 2), |r| <= ln2 / 2; minimax degree 6, rel. error 2e-9.
   x = std::min(std::max(x, -87.3f), 88.3f);  // keeps 2^n e^r a normal float
@@ -57,8 +66,8 @@ namespace fn {
   p = p * r + 4.99999915e-1f;
   p = p * r + 1.00000004f;
   p = p * r + 1.0f;
-  // add n to p's exponent (C++20 defines the shift's wrap-around)
-  return std::bit_cast<float>(std::bit_cast<int32_t>(p) + (std::bit_cast<int32_t>(t) << 23));
+  // add n to p's exponent (unsigned, so the shift's wrap-around is defined)
+  return bits_as<float>(bits_as<uint32_t>(p) + (bits_as<uint32_t>(t) << 23));
 }
 
 [[gnu::always_inline]] inline float sigmoid(float x) { return 1.0f / (1.0f + exp(-x)); }
@@ -99,8 +108,7 @@ namespace fn {
   p = p * r + 1.0 / 6.0;
   p = p * r + 0.5;
   p = p * r + 1.0;
-  const double scale = std::bit_cast<double>(std::bit_cast<int64_t>(1.0) +
-                                             (std::bit_cast<int64_t>(t) << 52));  // 2^n
+  const double scale = bits_as<double>(bits_as<uint64_t>(1.0) + (bits_as<uint64_t>(t) << 52));  // 2^n
   return scale * (p * r) + (scale - 1.0);
 }
 
