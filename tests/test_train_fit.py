@@ -203,7 +203,7 @@ def test_tensorboard_scalars_mirror_the_metrics(tmp_path):
 
 def test_rnn_momentum_of_sutskever_et_al_with_and_without_the_rising_schedule():
     assert [rnn_momentum(t, 0.995, 1000) for t in (0, 999, 1000, 10 ** 6)] == [0.9, 0.9, 0.995, 0.995]
-    assert rnn_momentum(0, 0.5, 1000) == 0.5
+    assert rnn_momentum(0, 0.0, 1000) == 0.9 and rnn_momentum(1000, 0.0, 1000) == 0.0   # Table 5's first column
     ramp = [rnn_momentum(t, 0.995, 1000, ramp=True) for t in (0, 999, 1000, 12_499, 12_500, 24_999, 25_000)]
     assert ramp == [0.9, 0.9, 0.9, pytest.approx(0.99), pytest.approx(1 - 1 / 102), pytest.approx(0.995), 0.995]
     assert scheduled_momentum(250, 0.99, True, 0) == 0.75
@@ -223,3 +223,25 @@ def test_momentum_cooldown_takes_the_last_updates_of_the_budget_back_to_0_9():
         FitConfig(optimizer="nesterov", momentum_cooldown=-1)
     with pytest.raises(ValueError, match="momentum_warmup, momentum_cooldown: a momentum schedule needs optimizer"):
         FitConfig(optimizer="adam", momentum_warmup=1000, momentum_cooldown=1000)
+
+
+def test_nesterov_warms_up_at_0_9_before_no_momentum_as_table_5s_first_column():
+    """Sutskever et al. 2013's mu_max = 0: 0.9 for the warm-up, then plain SGD (torch's Nesterov refuses 0 at the
+    start, so the optimiser starts at update 0's momentum)."""
+    torch.manual_seed(0)
+    config = FitConfig(steps=6, batch_size=4, optimizer="nesterov", momentum=0.0, momentum_warmup=3, eval_every=3,
+                       stop_when_solved=False)
+    model = build_model("rnn", 2, 1, 4)
+    seen = []
+    original = torch.optim.SGD.step
+
+    def record(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["momentum"])
+        return original(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch.optim.SGD, "step", record)
+        fit(model, make_task("recall"), config, quiet=True)
+    assert seen == [0.9, 0.9, 0.9, 0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="momentum: Nesterov momentum needs momentum > 0"):
+        FitConfig(optimizer="nesterov", momentum=0.0)

@@ -13,13 +13,14 @@ def sutskever_momentum(step: int, mu_max: float) -> float:
 
 
 def rnn_momentum(step: int, mu_max: float, warmup: int, ramp: bool = False) -> float:
-    """Section 4 (RNNs): momentum 0.9 for the first ``warmup`` updates (the paper: 1000), then mu_max, or with
-    ``ramp`` the slowly rising schedule of ``sutskever_momentum`` capped at mu_max (the schedule the paper's
-    abstract credits for training its RNNs; it is 0.9 at update 1000 and reaches 0.995 at 25,000)."""
+    """Section 4 (RNNs): momentum 0.9 for the first ``warmup`` updates (the paper: 1000; for every mu_max of
+    Table 5, 0 included), then mu_max, or with ``ramp`` the slowly rising schedule of ``sutskever_momentum``
+    capped at mu_max (the schedule the paper's abstract credits for training its RNNs; it is 0.9 at update
+    1000 and reaches 0.995 at 25,000)."""
     if step < 0:
         raise ValueError(f"step: expected an int >= 0, got {step!r}")
     if step < warmup:
-        return min(0.9, mu_max)
+        return 0.9
     return sutskever_momentum(step, mu_max) if ramp else mu_max
 
 

@@ -77,6 +77,9 @@ class FitConfig:
             raise ValueError(f"lr: expected a positive number, got {self.lr!r}")
         if not 0 <= self.momentum < 1:
             raise ValueError(f"momentum: expected a number in [0, 1), got {self.momentum!r}")
+        if self.optimizer == "nesterov" and self.momentum == 0 and not self.momentum_warmup:
+            raise ValueError("momentum: Nesterov momentum needs momentum > 0 (or a warm-up at 0.9 before 0); "
+                             "optimizer sgd has none")
         for name in ("clip_norm", "clip_value"):
             value = getattr(self, name)
             if value is not None and not value > 0:

@@ -49,6 +49,10 @@ def make_optimizer(parameters, config: FitConfig) -> torch.optim.Optimizer:
     if config.optimizer == "rmsprop":
         return torch.optim.RMSprop(parameters, **kw)
     momentum = 0.0 if config.optimizer == "sgd" else config.momentum
+    first = scheduled_momentum(0, config.momentum, config.momentum_schedule, config.momentum_warmup,
+                               config.momentum_cooldown, config.steps)
+    if first:   # a schedule sets each update's momentum; start at update 0's (torch's Nesterov refuses 0)
+        momentum = first
     return torch.optim.SGD(parameters, momentum=momentum, nesterov=config.optimizer == "nesterov", **kw)
 
 
