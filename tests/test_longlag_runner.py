@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from unroll.cli import main
-from unroll.experiments.longlag import QUICK, Grid, run_grid, write_outputs
+from unroll.experiments.longlag import BUDGET, BUDGETS, METHODS, QUICK, Grid, default_grid, run_grid, write_outputs
 from unroll.experiments.longlag.store import KEY, Store
 from unroll.experiments.longlag.tasks import LengthMixture, build_task, length_mixture
 
@@ -41,7 +41,8 @@ def test_quick_end_to_end(tmp_path, capsys):
             assert cell["sequences_to_success"] == cell["updates_to_success"] * cell["batch_size"]
         else:
             assert cell["updates_to_success"] is None and cell["sequences_to_success"] is None
-    assert (out / "success.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for figure in ("success.png", "matrix.png"):
+        assert (out / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     solved = {(c["length"], c["method"]) for c in results["cells"] if c["solved"]}
     assert solved == {(T, "lstm-adam") for T in QUICK["lengths"]}   # the LSTM solves it, the tanh RNN does not
     assert len(_lines(out / "store.jsonl")) == 4
@@ -156,6 +157,46 @@ def test_table_puts_published_figures_beside_ours(tmp_path):
     assert "| 1/2 | 50% | 40 | 1,280 |" in row and "HF: 0.0 test error (Martens & Sutskever 2011)" in row
     rows = json.loads((tmp_path / "results.json").read_text())["rows"]
     assert rows[0]["published"] == published[:1]
+
+
+def test_matrix_gives_each_length_a_task_by_method_table(tmp_path):
+    solved = {"task": "adding-2011", "length": 50, "method": "lstm-adam", "seed": 0, "budget": 10,
+              "solved": True, "diverged": False, "updates_to_success": 1200, "sequences_to_success": 38400,
+              "wall_s": 1.0, "final": {"error_rate": 0.004}}
+    records = [solved, {**solved, "seed": 1, "updates_to_success": 1800},
+               {**solved, "method": "tanh-sgd", "solved": False, "updates_to_success": None,
+                "sequences_to_success": None, "final": {"error_rate": 0.925}},
+               {**solved, "task": "xor-2011", "length": 100, "final": {"error_rate": 0.0}}]
+    write_outputs(tmp_path, records)
+    text = (tmp_path / "matrix.md").read_text()
+    first, second = text.split("T = ")[1:]
+    assert first.startswith("50:") and second.startswith("100:")
+    assert "| task | lstm-adam | tanh-sgd |" in first
+    assert "| adding-2011 | 2/2, 1,500 | 0/1, error 0.93 |" in first      # median updates of the solved seeds
+    assert "| xor-2011 | 1/1, 1,200 |" in second and "tanh-sgd" not in second
+    assert (tmp_path / "matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_full_profile_gives_hessian_free_its_own_budget_until_one_budget_is_given():
+    budgets = {(c["method"], c["budget"], c["eval_every"]) for c in default_grid(lengths=[50], seeds=1).cells()}
+    assert BUDGETS == {"tanh-hf": 100}       # checked ten times per cell, every 10 updates; the others every 100
+    assert budgets == {(m, BUDGETS.get(m, BUDGET), 10 if m in BUDGETS else 100) for m in METHODS}
+    assert {c["budget"] for c in default_grid(lengths=[50], seeds=1, budget=70).cells()} == {70}
+    mixed = default_grid(lengths=[50], seeds=1, budget=70, budgets={"lstm-adam": 9}).cells()
+    assert {(c["method"], c["budget"]) for c in mixed} == {(m, 9 if m == "lstm-adam" else 70) for m in METHODS}
+    with pytest.raises(ValueError, match="budget for lstm-adam: expected a positive int, got 0"):
+        default_grid(budgets={"lstm-adam": 0}).check()
+
+
+def test_budget_for_one_method_from_the_command_line(tmp_path, capsys):
+    out = tmp_path / "q"
+    assert main(["bench", "longlag", "--quick", "--methods", "lstm-adam", "--lengths", "12",
+                 "--budget-for", "lstm-adam=20", "--out", str(out), "--quiet"]) == 0
+    cell, = _lines(out / "store.jsonl")
+    assert cell["budget"] == 20 and cell["updates"] <= 20
+    with pytest.raises(SystemExit) as exit:
+        main(["bench", "longlag", "--quick", "--budget-for", "lstm-adam", "--out", str(out)])
+    assert exit.value.code == 2 and "expected METHOD=N, got 'lstm-adam'" in capsys.readouterr().err
 
 
 def test_unknown_names_are_one_line_errors(tmp_path, capsys):

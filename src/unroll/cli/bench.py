@@ -5,7 +5,7 @@ from .options import add_global_options, positive_int
 
 
 def add(commands) -> None:
-    from ..experiments.longlag.profiles import BUDGET, LENGTHS, QUICK, SEEDS
+    from ..experiments.longlag.profiles import BUDGET, BUDGETS, LENGTHS, QUICK, SEEDS
 
     p = commands.add_parser("bench", help="reproduce the papers' benchmark tables",
                             description="Benchmarks that put the papers' numbers beside ours.")
@@ -16,16 +16,21 @@ def add(commands) -> None:
                     "each until the task's success criterion holds on held-out sequences or the update "
                     "budget is spent. Finished cells go to OUT/store.jsonl and are skipped when rerun; "
                     "the table (success rate, median updates and sequences to success, wall time, the "
-                    "papers' figures) is printed and saved as OUT/table.md, with OUT/results.json and "
-                    "OUT/success.png.")
+                    "papers' figures) is printed and saved as OUT/table.md, with OUT/results.json, "
+                    "OUT/success.png (success against T) and OUT/matrix.md and OUT/matrix.png (task x method "
+                    "for each T).")
     q.add_argument("--tasks", type=_names, metavar="A,B", help="task variants (default: every long-lag task)")
     q.add_argument("--lengths", type=_lengths, metavar="T1,T2",
                    help=f"sequence lengths T (default: {','.join(map(str, LENGTHS))})")
     q.add_argument("--methods", type=_names, metavar="M1,M2", help="methods (default: all built ones)")
     q.add_argument("--seeds", type=positive_int, metavar="N", help=f"seeds per cell (default: {SEEDS})")
     q.add_argument("--budget", type=positive_int, metavar="N",
-                   help=f"most updates per cell (default: {BUDGET:,}; --quick: {QUICK['budget']})")
-    q.add_argument("--eval-every", type=positive_int, metavar="N", help="updates between success checks")
+                   help=f"most updates per cell, for every method (default: {BUDGET:,}, "
+                        + "".join(f"{m} {n:,}, " for m, n in BUDGETS.items()) + f"--quick: {QUICK['budget']})")
+    q.add_argument("--budget-for", type=_method_budget, action="append", metavar="METHOD=N",
+                   help="most updates per cell for one method (repeatable), e.g. tanh-hf=100")
+    q.add_argument("--eval-every", type=positive_int, metavar="N",
+                   help="updates between success checks (default: 100, and at most a tenth of a cell's budget)")
     q.add_argument("--eval-size", type=positive_int, metavar="N", help="held-out sequences per check")
     q.add_argument("--keep-training", action="store_true", default=None,
                    help="spend the whole budget even once solved, to compare the final error with papers that "
@@ -46,6 +51,13 @@ def _names(text: str) -> list[str]:
     return names
 
 
+def _method_budget(text: str) -> tuple[str, int]:
+    method, sep, budget = text.partition("=")
+    if not sep or not method.strip():
+        raise argparse.ArgumentTypeError(f"expected METHOD=N, got {text!r}")
+    return method.strip(), positive_int(budget.strip())
+
+
 def _lengths(text: str) -> list[int]:
     return [positive_int(t.strip()) for t in text.split(",")]
 
@@ -56,7 +68,8 @@ def _run_longlag(args) -> int:
     if args.device != "cpu":
         raise ValueError(f"device: the long-lag benchmark runs on the CPU, got {args.device!r}")
     grid = default_grid(args.quick, tasks=args.tasks, lengths=args.lengths, methods=args.methods,
-                        seeds=args.seeds, budget=args.budget, eval_every=args.eval_every,
+                        seeds=args.seeds, budget=args.budget, budgets=dict(args.budget_for or ()),
+                        eval_every=args.eval_every,
                         eval_size=args.eval_size, first_seed=args.seed, keep_training=args.keep_training)
     grid.check()
     table = run_longlag(args.out, grid, workers=args.workers, quiet=args.quiet)

@@ -1,7 +1,7 @@
 """The long-time-lag benchmark: the papers' problems x lengths x methods x seeds, with the papers' numbers beside ours.
 
 ``run_longlag(out, grid)`` runs the grid (resuming from OUT/store.jsonl) and writes OUT/table.md,
-OUT/results.json and OUT/success.png. Pieces: ``methods`` (the methods), ``tasks`` (building a task at a
+OUT/matrix.md, OUT/results.json, OUT/success.png and OUT/matrix.png. Pieces: ``methods`` (the methods), ``tasks`` (building a task at a
 length), ``store`` (the durable JSON-lines store), ``runner`` (parallel cells),
 ``table`` (the outputs), ``profiles`` (the full and quick grids), ``section`` (the tour's section).
 """
@@ -10,13 +10,13 @@ from pathlib import Path
 
 from ...data.longlag import PUBLISHED
 from .methods import METHODS, get_method
-from .profiles import BUDGET, LENGTHS, QUICK, SEEDS, default_grid
+from .profiles import BUDGET, BUDGETS, LENGTHS, QUICK, SEEDS, default_grid
 from .runner import Grid, run_grid
 from .section import run
 from .table import summarise, write_outputs
 from .tasks import build_task
 
-__all__ = ["BUDGET", "Grid", "LENGTHS", "METHODS", "QUICK", "SEEDS", "build_task", "default_grid",
+__all__ = ["BUDGET", "BUDGETS", "Grid", "LENGTHS", "METHODS", "QUICK", "SEEDS", "build_task", "default_grid",
            "get_method", "run", "run_grid", "run_longlag", "summarise", "write_outputs"]
 
 

@@ -11,14 +11,15 @@ import os
 import sys
 import time
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 
 import torch
 
 from ...checks import positive_int
 from ...gradients import NonFiniteGradientError
-from ...train import fit
+from ...data.task import Task
+from ...train import FitConfig, fit
 from ...train.fit import task_metrics
 from ...train.progress import RunProgress
 from .methods import get_method
@@ -28,7 +29,9 @@ from .tasks import build_task, check_task, length_mixture
 @dataclass(frozen=True)
 class Grid:
     """What to run: names, lengths, the number of seeds (seeds first_seed, first_seed + 1, ...), the update
-    budget per cell, and the evaluation (every ``eval_every`` updates, on ``eval_size`` held-out sequences).
+    budget per cell (``budgets``: method -> its own, for methods whose updates are far dearer), and the
+    evaluation (every ``eval_every`` updates, and at least ten times per cell, on ``eval_size`` held-out
+    sequences).
     keep_training: spend the whole budget even after the criterion holds, for papers that report the error
     after a fixed number of updates (Sutskever et al. 2013, Table 5)."""
     tasks: tuple
@@ -40,6 +43,7 @@ class Grid:
     eval_size: int = 1000
     first_seed: int = 0
     keep_training: bool = False
+    budgets: dict = field(default_factory=dict)
 
     def check(self) -> None:
         """ValueErrors for unknown or missing names and bad sizes, before anything runs."""
@@ -49,6 +53,9 @@ class Grid:
             get_method(method)
         for name in ("seeds", "budget", "eval_every", "eval_size"):
             positive_int(name, getattr(self, name))
+        for method, budget in self.budgets.items():
+            get_method(method)
+            positive_int(f"budget for {method}", budget)
         for name in ("tasks", "lengths", "methods"):
             if not getattr(self, name):
                 raise ValueError(f"{name}: expected at least one, got none")
@@ -62,16 +69,16 @@ class Grid:
 
     def cells(self) -> list[dict]:
         seeds = range(self.first_seed, self.first_seed + self.seeds)
-        return [{"task": t, "length": T, "method": m, "seed": s, "budget": self.budget,
-                 "eval_every": self.eval_every, "eval_size": self.eval_size, "keep_training": self.keep_training}
+        budgets = {m: self.budgets.get(m, self.budget) for m in self.methods}
+        return [{"task": t, "length": T, "method": m, "seed": s, "budget": budgets[m],
+                 "eval_every": min(self.eval_every, max(1, budgets[m] // 10)), "eval_size": self.eval_size,
+                 "keep_training": self.keep_training}
                 for t, T, m, s in itertools.product(self.tasks, self.lengths, self.methods, seeds)]
 
 
-def run_cell(cell: dict) -> dict:
-    """Train one cell and return its store record. ``cell["options"]`` (optional) overrides the method's fit
-    options (e.g. {"lr": 1e-4} for a learning-rate search; such cells do not belong in a store)."""
-    torch.set_num_threads(1)
-    started = time.perf_counter()
+def prepare_cell(cell: dict) -> tuple[torch.nn.Module, Task, Task, FitConfig]:
+    """A cell's fresh model, the task it trains on, the task it is evaluated on, and its FitConfig.
+    ``cell["options"]`` (optional) overrides the method's fit options (e.g. {"lr": 1e-4})."""
     task, method = build_task(cell["task"], cell["length"]), get_method(cell["method"])
     config = method.config(cell["task"], steps=cell["budget"], seed=cell["seed"], eval_every=cell["eval_every"],
                            eval_size=cell["eval_size"], stop_when_solved=not cell.get("keep_training"),
@@ -80,6 +87,15 @@ def run_cell(cell: dict) -> dict:
     train_task = task
     if method.train_lengths:
         train_task = length_mixture(cell["task"], cell["length"], method.train_lengths)
+    return model, train_task, task, config
+
+
+def run_cell(cell: dict) -> dict:
+    """Train one cell and return its store record (``prepare_cell``; cells with ``options``, e.g. a
+    learning-rate search, do not belong in a store)."""
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    model, train_task, task, config = prepare_cell(cell)
     divergence = None
     try:
         result = fit(model, train_task, config, quiet=True, eval_task=task)

@@ -1,4 +1,6 @@
-"""The benchmark's outputs: the table task x T x method (markdown), results.json and the success-rate figure."""
+"""The benchmark's outputs: the table task x T x method (markdown), the task x method matrix per length
+(markdown and a heat map), results.json and the success-rate figure."""
+import itertools
 import json
 import statistics
 from pathlib import Path
@@ -73,6 +75,82 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _by_length(rows: list[dict]):
+    """(T, tasks, methods, {(task, method): row}) per length, in first-seen order."""
+    for T in dict.fromkeys(r["length"] for r in rows):
+        mine = [r for r in rows if r["length"] == T]
+        yield (T, list(dict.fromkeys(r["task"] for r in mine)), list(dict.fromkeys(r["method"] for r in mine)),
+               {(r["task"], r["method"]): r for r in mine})
+
+
+def _outcome(row: dict) -> str:
+    """'solved/seeds, median updates to success', or 'error E' (the median final share wrong) if none."""
+    if row["solved"]:
+        return f"{row['solved']}/{row['seeds']}, {_number(row['median_updates_to_success'])}"
+    return f"0/{row['seeds']}, error {_error(row['median_final_error'])}"
+
+
+def matrix(rows: list[dict]) -> str:
+    """Per length T, a task x method markdown table of each cell's outcome (``_outcome``)."""
+    parts = []
+    for T, tasks, methods, cell in _by_length(rows):
+        lines = [f"T = {T}: seeds solved / seeds, median updates to success; where none solved it, the median "
+                 f"share of held-out sequences wrong at the end", "",
+                 "| task | " + " | ".join(methods) + " |", "|" + "---|" * (len(methods) + 1)]
+        for task in tasks:
+            lines.append(f"| {task} | " + " | ".join(_outcome(cell[task, m]) if (task, m) in cell else ""
+                                                      for m in methods) + " |")
+        parts.append("\n".join(lines) + "\n")
+    return "\n".join(parts)
+
+
+SOLVED_COLOUR = "#1b7837"
+
+
+def draw_matrix(path: Path, rows: list[dict]) -> Path:
+    """Per length, a heat map task x method: a cell every seed solved in green, labelled with the median
+    updates to success; any other shaded by the median final share wrong and labelled with it (or, where
+    some seeds solved it, with 'solved/seeds' and their median updates)."""
+    import numpy as np
+    from matplotlib.patches import Patch, Rectangle
+    from ...report.figures import new_figure, save
+    panels = list(_by_length(rows))
+    widest = max(len(methods) for _, _, methods, _ in panels)
+    tallest = max(len(tasks) for _, tasks, _, _ in panels)
+    fig, axes = new_figure(len(panels), 1, width=2.0 + 0.95 * widest, height=1.8 + 0.32 * tallest)
+    for ax, (T, tasks, methods, cell) in zip(np.atleast_1d(axes).flat, panels):
+        shades = np.full((len(tasks), len(methods)), np.nan)
+        for (i, task), (j, method) in itertools.product(enumerate(tasks), enumerate(methods)):
+            row = cell.get((task, method))
+            if row is None:
+                continue
+            if row["solved"] == row["seeds"]:
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, color=SOLVED_COLOUR, zorder=2))
+                ax.text(j, i, _updates(row["median_updates_to_success"]), ha="center", va="center", fontsize=7,
+                        color="white", fontweight="bold", zorder=3)
+                continue
+            shade = row["median_final_error"]
+            if shade is not None:
+                shades[i, j] = shade
+            label = _error(shade) if not row["solved"] else \
+                f"{row['solved']}/{row['seeds']}: {_updates(row['median_updates_to_success'])}"
+            ax.text(j, i, label, ha="center", va="center", fontsize=7,
+                    color="white" if shade is not None and shade > 0.5 else "black")
+        image = ax.imshow(shades, cmap="viridis_r", vmin=0, vmax=1, aspect="auto")
+        ax.grid(False)
+        ax.set_xticks(range(len(methods)), methods, rotation=35, ha="right", fontsize=8)
+        ax.set_yticks(range(len(tasks)), tasks, fontsize=8)
+        ax.set(xlabel="method", ylabel="task", title=f"T = {T}: which method solves which task")
+        ax.legend(handles=[Patch(color=SOLVED_COLOUR, label="solved in every seed: median updates to success")],
+                  loc="lower center", bbox_to_anchor=(0.5, 1.04), fontsize=8, frameon=False)
+        fig.colorbar(image, ax=ax, label="share of held-out sequences wrong at the end\n(median over seeds)")
+    return save(fig, path)
+
+
+def _updates(value) -> str:
+    return f"{value / 1000:.3g}k" if value >= 1000 else f"{value:.0f}"
+
+
 def draw(path: Path, rows: list[dict]) -> Path:
     """Success rate against T, one line per method, one panel per task."""
     from ...report.figures import new_figure, save   # matplotlib only when drawing: the CLI starts faster
@@ -93,15 +171,17 @@ def draw(path: Path, rows: list[dict]) -> Path:
 
 
 def write_outputs(out, records: list[dict], published: list[dict] = (), *, grid: dict | None = None) -> str:
-    """Write OUT/table.md, OUT/results.json (rows, cells, grid) and OUT/success.png from the grid's
-    records (in grid order); return the markdown."""
+    """Write OUT/table.md, OUT/matrix.md, OUT/results.json (rows, cells, grid), OUT/success.png and
+    OUT/matrix.png from the grid's records (in grid order); return the table's markdown."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = summarise(records, published)
     text = markdown(rows)
     atomic_write(out / "table.md", text)
+    atomic_write(out / "matrix.md", matrix(rows))
     results = {"grid": grid or {}, "rows": rows, "cells": records}
     atomic_write(out / "results.json", json.dumps(results, indent=1, sort_keys=True) + "\n")
     draw(out / "success.png", rows)
+    draw_matrix(out / "matrix.png", rows)
     return text
 
