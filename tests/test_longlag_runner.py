@@ -37,6 +37,7 @@ def test_quick_end_to_end(tmp_path, capsys):
         (T, m) for T in QUICK["lengths"] for m in QUICK["methods"]}
     for cell in results["cells"]:
         assert cell["updates"] <= cell["budget"] == QUICK["budget"]
+        assert cell["machine"]["torch"] == torch.__version__ and cell["machine"]["cpus"] >= 1
         if cell["solved"]:
             assert cell["sequences_to_success"] == cell["updates_to_success"] * cell["batch_size"]
         else:
@@ -175,6 +176,9 @@ def test_matrix_gives_each_length_a_task_by_method_table(tmp_path):
     assert "| adding-2011 | 2/2, 1,500 | 0/1, error 0.93 |" in first      # median updates of the solved seeds
     assert "| xor-2011 | 1/1, 1,200 |" in second and "tanh-sgd" not in second
     assert (tmp_path / "matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "success.png").exists()                # two lengths: success against T
+    write_outputs(tmp_path, records[:3])
+    assert not (tmp_path / "success.png").exists()            # one length: the matrix only
 
 
 def test_the_full_profile_gives_hessian_free_its_own_budget_until_one_budget_is_given():

@@ -17,8 +17,8 @@ def add(commands) -> None:
                     "budget is spent. Finished cells go to OUT/store.jsonl and are skipped when rerun; "
                     "the table (success rate, median updates and sequences to success, wall time, the "
                     "papers' figures) is printed and saved as OUT/table.md, with OUT/results.json, "
-                    "OUT/success.png (success against T) and OUT/matrix.md and OUT/matrix.png (task x method "
-                    "for each T).")
+                    "OUT/matrix.md and OUT/matrix.png (task x method for each T) and, for several T, "
+                    "OUT/success.png (success against T).")
     q.add_argument("--tasks", type=_names, metavar="A,B", help="task variants (default: every long-lag task)")
     q.add_argument("--lengths", type=_lengths, metavar="T1,T2",
                    help=f"sequence lengths T (default: {','.join(map(str, LENGTHS))})")

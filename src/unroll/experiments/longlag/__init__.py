@@ -1,9 +1,10 @@
 """The long-time-lag benchmark: the papers' problems x lengths x methods x seeds, with the papers' numbers beside ours.
 
 ``run_longlag(out, grid)`` runs the grid (resuming from OUT/store.jsonl) and writes OUT/table.md,
-OUT/matrix.md, OUT/results.json, OUT/success.png and OUT/matrix.png. Pieces: ``methods`` (the methods), ``tasks`` (building a task at a
-length), ``store`` (the durable JSON-lines store), ``runner`` (parallel cells),
-``table`` (the outputs), ``profiles`` (the full and quick grids), ``section`` (the tour's section).
+OUT/matrix.md, OUT/results.json, OUT/matrix.png and (for several lengths) OUT/success.png. Pieces:
+``methods`` (the methods), ``tasks`` (building a task at a length), ``store`` (the durable JSON-lines
+store), ``runner`` (parallel cells), ``table`` (the outputs), ``profiles`` (the full and quick grids),
+``section`` (the tour's section).
 """
 from dataclasses import asdict
 from pathlib import Path

@@ -8,6 +8,7 @@ evaluation. Cells already in the store are skipped.
 import itertools
 import math
 import os
+import platform
 import sys
 import time
 from contextlib import closing
@@ -109,7 +110,13 @@ def run_cell(cell: dict) -> dict:
             "sequences_to_success": None if solved_at is None else solved_at * config.batch_size,
             "batch_size": config.batch_size, "hidden": model.readout.in_features,
             "final": {k: _finite(v) for k, v in _final(last).items()},
-            "wall_s": round(time.perf_counter() - started, 3)}
+            "wall_s": round(time.perf_counter() - started, 3), "machine": _machine()}
+
+
+def _machine() -> dict:
+    """Where a cell ran: a resumed grid may mix machines, whose rounding differs (docs/longlag.md)."""
+    return {"host": platform.node(), "cpus": os.cpu_count(), "python": platform.python_version(),
+            "torch": torch.__version__}
 
 
 def _final(last: dict) -> dict:

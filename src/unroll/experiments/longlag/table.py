@@ -171,8 +171,9 @@ def draw(path: Path, rows: list[dict]) -> Path:
 
 
 def write_outputs(out, records: list[dict], published: list[dict] = (), *, grid: dict | None = None) -> str:
-    """Write OUT/table.md, OUT/matrix.md, OUT/results.json (rows, cells, grid), OUT/success.png and
-    OUT/matrix.png from the grid's records (in grid order); return the table's markdown."""
+    """Write OUT/table.md, OUT/matrix.md, OUT/results.json (rows, cells, grid), OUT/matrix.png and, for a
+    grid of several lengths, OUT/success.png from the grid's records (in grid order); return the table's
+    markdown."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = summarise(records, published)
@@ -181,7 +182,10 @@ def write_outputs(out, records: list[dict], published: list[dict] = (), *, grid:
     atomic_write(out / "matrix.md", matrix(rows))
     results = {"grid": grid or {}, "rows": rows, "cells": records}
     atomic_write(out / "results.json", json.dumps(results, indent=1, sort_keys=True) + "\n")
-    draw(out / "success.png", rows)
     draw_matrix(out / "matrix.png", rows)
+    if len({r["length"] for r in rows}) > 1:
+        draw(out / "success.png", rows)
+    else:                                  # success against T needs two T; drop one left by an earlier grid
+        (out / "success.png").unlink(missing_ok=True)
     return text
 
