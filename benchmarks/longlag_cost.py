@@ -19,8 +19,9 @@ import time
 import torch
 
 from unroll.atomic import atomic_write
+from unroll.cli.bench import method_budget
 from unroll.data.longlag import LONGLAG_TASKS
-from unroll.experiments.longlag import BUDGET, BUDGETS, LENGTHS, METHODS, SEEDS
+from unroll.experiments.longlag import BUDGET, BUDGETS, LENGTHS, METHODS, SEEDS, get_method
 from unroll.experiments.longlag.runner import prepare_cell
 from unroll.train import fit
 
@@ -65,13 +66,6 @@ def worst_cell_s(row: dict, budget: int, eval_every: int) -> float:
     return budget * row["update_s"] + (budget // eval_every) * row["eval_s"]
 
 
-def budget_for(text: str) -> tuple[str, int]:
-    method, _, budget = text.partition("=")
-    if method not in METHODS or not budget.isdigit():
-        raise argparse.ArgumentTypeError(f"expected METHOD=UPDATES with a known method, got {text!r}")
-    return method, int(budget)
-
-
 def project(rows: list[dict], budgets: dict, args) -> dict:
     """The grid's worst case from one task's rows: each method's core-hours over the lengths for one task and
     seed, times every task and seed; printed, and returned for the JSON."""
@@ -105,7 +99,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--eval-size", type=int, default=1000)
     parser.add_argument("--seeds", type=int, default=SEEDS, help="the grid's seeds per cell")
-    parser.add_argument("--budget-for", type=budget_for, action="append", metavar="METHOD=N",
+    parser.add_argument("--budget-for", type=method_budget, action="append", metavar="METHOD=N",
                         help="one method's own budget (default: the grid's, "
                              + ", ".join(f"{m}={n}" for m, n in BUDGETS.items()) + ")")
     parser.add_argument("--measured", help="project from this earlier --json instead of timing again")
@@ -113,6 +107,11 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     budgets = BUDGETS if args.budget_for is None else dict(args.budget_for)
+    try:
+        for method in budgets:
+            get_method(method)
+    except ValueError as error:
+        parser.error(f"--budget-for: {error}")
     if args.measured:
         with open(args.measured) as f:
             measured = json.load(f)

@@ -27,7 +27,7 @@ def add(commands) -> None:
     q.add_argument("--budget", type=positive_int, metavar="N",
                    help=f"most updates per cell, for every method (default: {BUDGET:,}, "
                         + "".join(f"{m} {n:,}, " for m, n in BUDGETS.items()) + f"--quick: {QUICK['budget']})")
-    q.add_argument("--budget-for", type=_method_budget, action="append", metavar="METHOD=N",
+    q.add_argument("--budget-for", type=method_budget, action="append", metavar="METHOD=N",
                    help="most updates per cell for one method (repeatable), e.g. tanh-hf=100")
     q.add_argument("--eval-every", type=positive_int, metavar="N",
                    help="updates between success checks (default: 100, and at most a tenth of a cell's budget)")
@@ -51,7 +51,8 @@ def _names(text: str) -> list[str]:
     return names
 
 
-def _method_budget(text: str) -> tuple[str, int]:
+def method_budget(text: str) -> tuple[str, int]:
+    """argparse type for METHOD=N: (method, N) with N a positive int; the method is checked by the grid."""
     method, sep, budget = text.partition("=")
     if not sep or not method.strip():
         raise argparse.ArgumentTypeError(f"expected METHOD=N, got {text!r}")
